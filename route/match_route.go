@@ -1,0 +1,339 @@
+package route
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Spec is one route as the config plane hands it over, with APISIX v3
+// route field names. Exactly one of URI and URIs is set; Host/Hosts and
+// RemoteAddr/RemoteAddrs are likewise alternatives. Vars is the decoded
+// JSON of APISIX's "vars" (a lua-resty-expr expression): []any holding
+// strings, float64s, bools, nils and nested []any.
+type Spec struct {
+	ID          string
+	URI         string
+	URIs        []string
+	Host        string
+	Hosts       []string
+	Methods     []string
+	RemoteAddr  string
+	RemoteAddrs []string
+	Vars        []any
+	Priority    int
+	// Value is the caller's handle for the route (its compiled plugin
+	// chain, its upstream); Lookup hands it back untouched.
+	Value any
+}
+
+// Route is a compiled, immutable route. Lookup returns it; the fields
+// below are read-only.
+type Route struct {
+	ID       string
+	Priority int
+	Value    any
+
+	seq     uint64 // APISIX's last tie-break: the route configured first wins
+	pats    []pattern
+	entries []entry
+	methods uint16
+	hosts   []hostPat
+	addrs   []netip.Prefix
+	vars    *expr
+	// plain marks a route with no predicate at all, the common case that
+	// Lookup accepts without calling check.
+	plain bool
+}
+
+// URIs returns the route's uri patterns as configured.
+func (r *Route) URIs() []string {
+	out := make([]string, len(r.pats))
+	for i := range r.pats {
+		out[i] = r.pats[i].raw
+	}
+	return out
+}
+
+// methodNames is APISIX's method list; a route's methods are a bitmask over
+// it, so the per-request test is one AND.
+var methodNames = [...]string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "PURGE"}
+
+// methodBit maps a request method to its bit; 0 for a method outside the
+// list, which then matches only routes without methods. The switch on
+// string(m) compiles to comparisons, not a conversion.
+func methodBit(m []byte) uint16 {
+	switch string(m) {
+	case "GET":
+		return 1 << 0
+	case "POST":
+		return 1 << 1
+	case "PUT":
+		return 1 << 2
+	case "DELETE":
+		return 1 << 3
+	case "PATCH":
+		return 1 << 4
+	case "HEAD":
+		return 1 << 5
+	case "OPTIONS":
+		return 1 << 6
+	case "CONNECT":
+		return 1 << 7
+	case "TRACE":
+		return 1 << 8
+	case "PURGE":
+		return 1 << 9
+	}
+	return 0
+}
+
+// hostPat is one host of a route, lowercased. A wildcard "*.example.com" is
+// kept as its suffix ".example.com", as APISIX does, so "*.example.com"
+// matches "a.b.example.com" but not "example.com".
+type hostPat struct {
+	name     string
+	wildcard bool
+	// withPort: APISIX compares a host containing ':' against the Host
+	// header (http_host) instead of the port-less host.
+	withPort bool
+}
+
+func (h *hostPat) String() string {
+	if h.wildcard {
+		return "*" + h.name
+	}
+	return h.name
+}
+
+func compileHost(h string) (hostPat, error) {
+	hp := hostPat{}
+	s := h
+	if strings.HasPrefix(s, "*") {
+		hp.wildcard = true
+		s = s[1:]
+	}
+	if s == "" {
+		return hp, fmt.Errorf("empty host %q", h)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == ':' || c == '[' || c == ']'
+		if !ok {
+			return hp, fmt.Errorf("host %q: byte %q not allowed", h, c)
+		}
+	}
+	hp.name = strings.ToLower(s)
+	hp.withPort = strings.Contains(s, ":")
+	return hp, nil
+}
+
+func (h *hostPat) match(host []byte) bool {
+	if !h.wildcard {
+		return equalFold(host, h.name)
+	}
+	return len(host) >= len(h.name) && equalFold(host[len(host)-len(h.name):], h.name)
+}
+
+// equalFold compares ASCII case-insensitively: route hosts are stored
+// lowercased, so only the request side needs folding, and no copy of the
+// request host is made.
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func parseAddrOrPrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, err
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func containsAddr(nets []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// compile checks a spec and builds the route. seq is assigned by the
+// caller. Errors wrap ErrInvalidRoute, ErrInvalidURI or ErrInvalidVars.
+func compile(s *Spec) (*Route, error) {
+	if s.ID == "" {
+		return nil, fmt.Errorf("%w: missing id", ErrInvalidRoute)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: route %q: %s", ErrInvalidRoute, s.ID, fmt.Sprintf(format, args...))
+	}
+	r := &Route{ID: s.ID, Priority: s.Priority, Value: s.Value}
+
+	uris := s.URIs
+	switch {
+	case s.URI != "" && len(s.URIs) > 0:
+		return nil, bad("uri and uris are both set")
+	case s.URI != "":
+		uris = []string{s.URI}
+	case len(s.URIs) == 0:
+		return nil, bad("neither uri nor uris is set")
+	}
+	r.pats = make([]pattern, 0, len(uris))
+	for _, u := range uris {
+		if hasURI(r.pats, u) {
+			continue // a repeated uri would only make the route a candidate twice
+		}
+		p, err := parsePattern(u)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", s.ID, err)
+		}
+		r.pats = append(r.pats, p)
+	}
+
+	for _, m := range s.Methods {
+		bit := methodBit([]byte(m))
+		if bit == 0 {
+			return nil, bad("unknown method %q (APISIX allows %s)", m, strings.Join(methodNames[:], ", "))
+		}
+		r.methods |= bit
+	}
+
+	hosts := s.Hosts
+	if s.Host != "" {
+		if len(s.Hosts) > 0 {
+			return nil, bad("host and hosts are both set")
+		}
+		hosts = []string{s.Host}
+	}
+	for _, h := range hosts {
+		hp, err := compileHost(h)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		r.hosts = append(r.hosts, hp)
+	}
+
+	addrs := s.RemoteAddrs
+	if s.RemoteAddr != "" {
+		if len(s.RemoteAddrs) > 0 {
+			return nil, bad("remote_addr and remote_addrs are both set")
+		}
+		addrs = []string{s.RemoteAddr}
+	}
+	for _, a := range addrs {
+		p, err := parseAddrOrPrefix(a)
+		if err != nil {
+			return nil, bad("remote address %q: %v", a, err)
+		}
+		r.addrs = append(r.addrs, p)
+	}
+
+	if len(s.Vars) > 0 {
+		e, err := compileVars(s.Vars)
+		if err != nil {
+			return nil, fmt.Errorf("%w: route %q: %v", ErrInvalidVars, s.ID, err)
+		}
+		r.vars = e
+	}
+	r.plain = r.methods == 0 && len(r.hosts) == 0 && len(r.addrs) == 0 && r.vars == nil
+
+	r.entries = make([]entry, len(r.pats))
+	for i := range r.pats {
+		p := &r.pats[i]
+		r.entries[i] = entry{route: r, pat: p, prio: r.Priority, keyLen: uint16(p.keyLen), patLen: uint16(len(p.raw)), exact: p.exact}
+	}
+	return r, nil
+}
+
+func hasURI(ps []pattern, raw string) bool {
+	for i := range ps {
+		if ps[i].raw == raw {
+			return true
+		}
+	}
+	return false
+}
+
+// setSeq fixes the route's place in configuration order.
+func (r *Route) setSeq(seq uint64) {
+	r.seq = seq
+	for i := range r.entries {
+		r.entries[i].seq = seq
+	}
+}
+
+// reject says which predicate turned a candidate down, in the order APISIX
+// checks them.
+type reject uint8
+
+const (
+	accepted reject = iota
+	rejMethod
+	rejRemoteAddr
+	rejHost
+	rejVars
+)
+
+// check runs the route's predicates against req, APISIX's order: method,
+// remote address, host, vars. For a vars rejection clause is the 1-based
+// top-level clause that failed (0 when the expression is not a list of
+// clauses).
+func (r *Route) check(req *Request, m *Match) (why reject, clause int) {
+	if r.methods != 0 && r.methods&methodBit(req.Method) == 0 {
+		return rejMethod, 0
+	}
+	if len(r.addrs) > 0 && (!req.RemoteAddr.IsValid() || !containsAddr(r.addrs, req.RemoteAddr)) {
+		return rejRemoteAddr, 0
+	}
+	if len(r.hosts) > 0 && !r.matchHost(req) {
+		return rejHost, 0
+	}
+	if r.vars != nil {
+		if ok, c := r.vars.evalTop(req, m); !ok {
+			return rejVars, c
+		}
+	}
+	return accepted, 0
+}
+
+func (r *Route) matchHost(req *Request) bool {
+	for i := range r.hosts {
+		h := &r.hosts[i]
+		host := req.Host
+		if h.withPort && req.Vars != nil {
+			if v, ok := req.Vars.Var(VarHeader, "host"); ok {
+				host = v
+			}
+		}
+		if h.match(host) {
+			return true
+		}
+	}
+	return false
+}
