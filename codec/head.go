@@ -1,0 +1,337 @@
+package codec
+
+import "bytes"
+
+// span is a half-open byte range [start, end) of the buffer given to Parse.
+// Offsets rather than slices keep the state valid when the caller grows or
+// moves the buffer between calls, as long as the message stays at offset 0.
+type span struct{ start, end uint32 }
+
+func (s span) of(b []byte) []byte { return b[s.start:s.end:s.end] }
+
+// field is one field line: its name, and its value with OWS trimmed.
+type field struct{ name, value span }
+
+// Parse stages.
+const (
+	stageStart  uint8 = iota // before the start line, skipping blank lines
+	stageFields              // in the field section
+	stageDone                // head complete
+	stageFailed              // err is set; Parse keeps returning it
+)
+
+// Connection and framing facts gathered while reading fields.
+const (
+	flagContentLength uint32 = 1 << iota
+	flagTransferEnc
+	flagChunked     // Transfer-Encoding ends in a single chunked
+	flagTEBad       // chunked twice, not last, or an empty list (400)
+	flagTEUnknown   // a coding we do not implement (501)
+	flagClose       // Connection: close
+	flagKeepAlive   // Connection: keep-alive
+	flagConnUpgrade // Connection: upgrade
+	flagConnOther   // Connection names other fields, to drop when forwarding
+	flagUpgrade     // Upgrade field present
+	flagH2C         // Upgrade offers h2c, which a proxy never tunnels
+	flagHost
+	flagExpect100
+	flagAbsoluteForm
+	flagHopByHop // some field is hop-by-hop: the writer must filter
+)
+
+// Limits on leading blank lines before a start line (RFC 9112 §2.2 says to
+// ignore at least one); more than this is not a sloppy client.
+const maxLeadingBlankLines = 4
+
+// head is what request and response parsing share: the buffer, the place
+// reached, and the field table.
+type head struct {
+	buf    []byte
+	fields []field
+	limits Limits // resolved copy, taken when a message starts
+	err    error
+	pos    int // start of the next line not yet parsed
+	scan   int // LF has been searched for up to here (resume point)
+	// lineStart is where the start line begins (after blank lines);
+	// fieldsStart where the first field line begins; end is the head length.
+	lineStart, fieldsStart, end int
+	stage       uint8
+	blankLines  uint8
+	flags       uint32
+	contentLen  int64
+	major       uint8
+	minor       uint8
+	hostIdx     int16 // index of the Host field, -1 if none
+	upgradeIdx  int16
+	isRequest   bool // Host and Expect mean something only in requests
+}
+
+func (h *head) reset(l *Limits, isRequest bool) {
+	h.isRequest = isRequest
+	h.buf = nil
+	h.fields = h.fields[:0]
+	h.err = nil
+	h.pos, h.scan, h.lineStart, h.fieldsStart, h.end = 0, 0, 0, 0, 0
+	h.stage, h.blankLines, h.flags = stageStart, 0, 0
+	h.contentLen = -1
+	h.major, h.minor = 0, 0
+	h.hostIdx, h.upgradeIdx = -1, -1
+	h.limits = l.resolved()
+	if cap(h.fields) < h.limits.MaxFields {
+		// The one allocation in a Request's life: the field table, sized
+		// once for the limit so that steady-state parsing never grows it.
+		h.fields = make([]field, 0, h.limits.MaxFields)
+	}
+}
+
+func (h *head) fail(err error) (int, error) {
+	h.stage = stageFailed
+	h.err = err
+	return 0, err
+}
+
+// nextLine finds the next complete line from h.pos. It returns the line
+// without its CRLF and the offset just past the LF. ok is false when no LF is
+// in the buffer yet; h.scan then remembers how far the search got.
+func (h *head) nextLine() (line []byte, next int, ok bool, err error) {
+	b := h.buf
+	from := h.scan
+	if from < h.pos {
+		from = h.pos
+	}
+	i := bytes.IndexByte(b[from:], '\n')
+	if i < 0 {
+		h.scan = len(b)
+		return nil, 0, false, nil
+	}
+	lf := from + i
+	h.scan = lf + 1
+	if lf == h.pos || b[lf-1] != '\r' {
+		return nil, 0, false, ErrBareLF
+	}
+	return b[h.pos : lf-1], lf + 1, true, nil
+}
+
+// Canonical-name checks for the fields the parser acts on. Field names are
+// already known to be tokens, so OR-ing 0x20 folds letters and maps no other
+// token byte onto a letter or '-'.
+func isName(n []byte, lowerName string) bool {
+	if len(n) != len(lowerName) {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i]|0x20 != lowerName[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldLine parses one field line at offset off of h.buf into h.fields.
+// It returns the index of the stored field.
+func (h *head) fieldLine(line []byte, off int) (int, error) {
+	j := 0
+	for j < len(line) && tokenChar[line[j]] {
+		j++
+	}
+	if j == len(line) || line[j] != ':' {
+		switch {
+		case j == 0 && len(line) > 0 && isOWS(line[0]):
+			return 0, ErrObsFold
+		case j < len(line) && isOWS(line[j]):
+			return 0, ErrSpaceBeforeColon
+		case j < len(line) && line[j] == '\r':
+			return 0, ErrBareCR
+		}
+		return 0, ErrBadFieldName
+	}
+	if j == 0 {
+		return 0, ErrBadFieldName
+	}
+	v := j + 1
+	for v < len(line) && isOWS(line[v]) {
+		v++
+	}
+	e := len(line)
+	if !valueOK(line[v:e]) {
+		for _, c := range line[v:e] {
+			if c == '\r' {
+				return 0, ErrBareCR
+			}
+		}
+		return 0, ErrBadFieldValue
+	}
+	for e > v && isOWS(line[e-1]) {
+		e--
+	}
+	if len(h.fields) == h.limits.MaxFields {
+		return 0, ErrTooManyFields
+	}
+	h.fields = append(h.fields, field{
+		name:  span{uint32(off), uint32(off + j)},
+		value: span{uint32(off + v), uint32(off + e)},
+	})
+	return len(h.fields) - 1, nil
+}
+
+// framingField interprets the fields requests and responses share. name is
+// the field's name; idx its index.
+func (h *head) framingField(name, value []byte, idx int) error {
+	switch len(name) {
+	case 4:
+		if h.isRequest && isName(name, "host") {
+			if h.flags&flagHost != 0 {
+				return ErrDuplicateHost
+			}
+			if !hostOK(value) {
+				return ErrBadHost
+			}
+			h.flags |= flagHost
+			h.hostIdx = int16(idx)
+		}
+	case 6:
+		if h.isRequest && isName(name, "expect") && equalFold(value, "100-continue") {
+			h.flags |= flagExpect100
+		}
+	case 14:
+		if isName(name, "content-length") {
+			if h.flags&flagContentLength != 0 {
+				return ErrDuplicateContentLength
+			}
+			n, ok := parseDecimal(value)
+			if !ok {
+				return ErrBadContentLength
+			}
+			h.flags |= flagContentLength
+			h.contentLen = n
+		}
+	case 17:
+		if isName(name, "transfer-encoding") {
+			h.flags |= flagTransferEnc
+			h.transferEncoding(value)
+		}
+	case 10:
+		if isName(name, "connection") {
+			h.flags |= flagHopByHop
+			h.connection(value)
+		} else if isName(name, "keep-alive") {
+			h.flags |= flagHopByHop
+		}
+	case 7:
+		if isName(name, "upgrade") {
+			h.flags |= flagUpgrade | flagHopByHop
+			if h.upgradeIdx < 0 {
+				h.upgradeIdx = int16(idx)
+			}
+			for e, rest := nextListElem(value); len(e) > 0; e, rest = nextListElem(rest) {
+				if equalFold(e, "h2c") {
+					h.flags |= flagH2C
+				}
+			}
+		} else if isName(name, "trailer") {
+			h.flags |= flagHopByHop
+		}
+	case 2:
+		if isName(name, "te") {
+			h.flags |= flagHopByHop
+		}
+	case 16:
+		if isName(name, "proxy-connection") {
+			h.flags |= flagHopByHop
+		}
+	}
+	return nil
+}
+
+// transferEncoding folds one Transfer-Encoding field into the flags. The
+// codings of all such fields form one list (RFC 9110 §5.3); chunked must be
+// last and appear once (RFC 9112 §6.1).
+func (h *head) transferEncoding(v []byte) {
+	empty := true
+	for e, rest := nextListElem(v); len(e) > 0; e, rest = nextListElem(rest) {
+		empty = false
+		if h.flags&flagChunked != 0 {
+			// Something follows chunked: either chunked again or another
+			// coding after it. Both leave the length undeterminable.
+			h.flags |= flagTEBad
+			h.flags &^= flagChunked
+		}
+		// Parameters (";q=…") are not allowed on codings we accept.
+		if equalFold(e, "chunked") {
+			if h.flags&flagTEBad == 0 {
+				h.flags |= flagChunked
+			}
+		} else {
+			h.flags |= flagTEUnknown
+		}
+	}
+	if empty {
+		h.flags |= flagTEBad
+	}
+}
+
+// connection records the connection options of one Connection field.
+func (h *head) connection(v []byte) {
+	for e, rest := nextListElem(v); len(e) > 0; e, rest = nextListElem(rest) {
+		switch {
+		case equalFold(e, "close"):
+			h.flags |= flagClose
+		case equalFold(e, "keep-alive"):
+			h.flags |= flagKeepAlive
+		case equalFold(e, "upgrade"):
+			h.flags |= flagConnUpgrade
+		default:
+			h.flags |= flagConnOther
+		}
+	}
+}
+
+// parseVersion reads "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
+func (h *head) parseVersion(v []byte) error {
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' {
+		return ErrBadVersion
+	}
+	maj, min := v[5]-'0', v[7]-'0'
+	if maj > 9 || min > 9 {
+		return ErrBadVersion
+	}
+	if maj != 1 {
+		return ErrVersionNotSupported
+	}
+	h.major, h.minor = maj, min
+	return nil
+}
+
+// parseFields runs the field section from h.pos until the empty line. It
+// returns nil once the head is complete.
+func (h *head) parseFields() error {
+	for {
+		line, next, ok, err := h.nextLine()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if len(h.buf)-h.fieldsStart > h.limits.MaxHeaderBytes {
+				return ErrHeaderTooLarge
+			}
+			return ErrNeedMore
+		}
+		if next-h.fieldsStart > h.limits.MaxHeaderBytes {
+			return ErrHeaderTooLarge
+		}
+		if len(line) == 0 {
+			h.pos = next
+			h.end = next
+			return nil
+		}
+		idx, err := h.fieldLine(line, h.pos)
+		if err != nil {
+			return err
+		}
+		f := h.fields[idx]
+		if err := h.framingField(f.name.of(h.buf), f.value.of(h.buf), idx); err != nil {
+			return err
+		}
+		h.pos = next
+	}
+}

@@ -1,0 +1,266 @@
+package codec
+
+// Request is a parsed request head: offsets into the caller's buffer plus
+// what the fields say about framing and the connection. Reuse one per
+// connection: Reset it before each message. The first Parse allocates the
+// field table once; after that parsing allocates nothing.
+//
+// Every []byte an accessor returns is a view into the buffer last given to
+// Parse: it is valid until that buffer is reused or modified, or until Reset.
+// Copy what must outlive it.
+type Request struct {
+	_ noCopy
+	// Limits apply from the next Reset (or the first Parse of a zero Request).
+	Limits Limits
+	head
+	method       span
+	target       span
+	path, query  span // origin-form split; authority-form and "*" leave path empty
+	authority    span // from absolute-form or authority-form targets
+	version      span
+	methodID     Method
+	initialized  bool
+}
+
+// Reset forgets the previous message, invalidating every view it returned.
+func (r *Request) Reset() {
+	r.head.reset(&r.Limits, true)
+	r.method, r.target, r.path, r.query, r.authority, r.version = span{}, span{}, span{}, span{}, span{}, span{}
+	r.methodID = MethodOther
+	r.initialized = true
+}
+
+// Parse parses the request head at the start of buf. It returns the head's
+// length (blank lines before it included) once the empty line ending it is in
+// buf; the body, if any, starts at buf[n:].
+//
+// When buf ends inside the head, Parse returns ErrNeedMore: call it again with
+// the same bytes at the start of buf and more appended (buf may have moved or
+// grown). Nothing is rescanned. Any other error is an *Error whose Status is
+// the answer to send before closing the connection; Parse keeps returning it
+// until Reset.
+func (r *Request) Parse(buf []byte) (n int, err error) {
+	if !r.initialized {
+		r.Reset()
+	}
+	switch r.stage {
+	case stageDone:
+		return r.end, nil
+	case stageFailed:
+		return 0, r.err
+	}
+	r.buf = buf
+	if r.stage == stageStart {
+		if err := r.parseRequestLine(); err != nil {
+			if err == ErrNeedMore {
+				return 0, err
+			}
+			return r.fail(err)
+		}
+	}
+	if err := r.parseFields(); err != nil {
+		if err == ErrNeedMore {
+			return 0, err
+		}
+		return r.fail(err)
+	}
+	if err := r.finish(); err != nil {
+		return r.fail(err)
+	}
+	r.stage = stageDone
+	return r.end, nil
+}
+
+func (r *Request) parseRequestLine() error {
+	for {
+		line, next, ok, err := r.nextLine()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if len(r.buf)-r.pos > r.limits.MaxRequestLine+1 {
+				return ErrRequestLineTooLong
+			}
+			return ErrNeedMore
+		}
+		if len(line) > r.limits.MaxRequestLine {
+			return ErrRequestLineTooLong
+		}
+		if len(line) == 0 {
+			if r.blankLines == maxLeadingBlankLines {
+				return ErrBadRequestLine
+			}
+			r.blankLines++
+			r.pos = next
+			continue
+		}
+		if err := r.requestLine(line, r.pos); err != nil {
+			return err
+		}
+		r.lineStart = r.pos
+		r.pos = next
+		r.fieldsStart = next
+		r.stage = stageFields
+		return nil
+	}
+}
+
+// requestLine parses method SP request-target SP HTTP-version (RFC 9112 §3)
+// with exactly one SP between the parts; line starts at offset off.
+func (r *Request) requestLine(line []byte, off int) error {
+	m := 0
+	for m < len(line) && tokenChar[line[m]] {
+		m++
+	}
+	if m == len(line) || line[m] != ' ' {
+		if m < len(line) && line[m] == '\r' {
+			return ErrBareCR
+		}
+		if m == 0 || m < len(line) && !isOWS(line[m]) {
+			return ErrBadMethod
+		}
+		return ErrBadRequestLine
+	}
+	if m == 0 {
+		return ErrBadMethod
+	}
+	// The version is the last 8 bytes, so the target is everything between;
+	// a space inside it fails the target check. No HTTP/0.9 (no version).
+	rest := line[m+1:]
+	if len(rest) < 10 || rest[len(rest)-9] != ' ' {
+		if bareCR(rest) {
+			return ErrBareCR
+		}
+		return ErrBadRequestLine
+	}
+	tgt := rest[:len(rest)-9]
+	if err := r.parseVersion(rest[len(rest)-8:]); err != nil {
+		if bareCR(rest) {
+			return ErrBareCR
+		}
+		return err
+	}
+	r.method = span{uint32(off), uint32(off + m)}
+	r.methodID = lookupMethod(line[:m])
+	if r.methodID == MethodOther && !r.limits.ExtensionMethods {
+		return ErrUnknownMethod
+	}
+	toff := off + m + 1
+	r.target = span{uint32(toff), uint32(toff + len(tgt))}
+	r.version = span{uint32(toff + len(tgt) + 1), uint32(off + len(line))}
+	return r.parseTarget(tgt, toff)
+}
+
+func bareCR(b []byte) bool {
+	for _, c := range b {
+		if c == '\r' {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTarget checks the request-target form against the method
+// (RFC 9112 §3.2) and records path, query and authority.
+func (r *Request) parseTarget(t []byte, off int) error {
+	if len(t) == 0 {
+		return ErrBadTarget
+	}
+	switch {
+	case t[0] == '/':
+		return r.pathQuery(t, off)
+	case r.methodID == MethodConnect:
+		// authority-form: uri-host ":" port, and nothing else is allowed
+		// for CONNECT (RFC 9112 §3.2.3).
+		if !hostOK(t) || !hasPort(t) {
+			return ErrBadTarget
+		}
+		r.authority = span{uint32(off), uint32(off + len(t))}
+		return nil
+	case len(t) == 1 && t[0] == '*':
+		if r.methodID != MethodOptions {
+			return ErrBadTarget
+		}
+		return nil
+	}
+	// absolute-form: only http and https, which are all a gateway routes
+	// (RFC 9110 §4.2); the authority must be present and have no userinfo.
+	i := 0
+	switch {
+	case len(t) > 7 && equalFold(t[:7], "http://"):
+		i = 7
+	case len(t) > 8 && equalFold(t[:8], "https://"):
+		i = 8
+	default:
+		return ErrBadTarget
+	}
+	a := i
+	for i < len(t) && t[i] != '/' && t[i] != '?' {
+		i++
+	}
+	if i == a || !hostOK(t[a:i]) {
+		return ErrBadTarget
+	}
+	r.authority = span{uint32(off + a), uint32(off + i)}
+	r.flags |= flagAbsoluteForm
+	return r.pathQuery(t[i:], off+i)
+}
+
+// hasPort reports whether an authority ends in ":" 1*DIGIT.
+func hasPort(a []byte) bool {
+	i := len(a)
+	for i > 0 && a[i-1]-'0' <= 9 {
+		i--
+	}
+	return i < len(a) && i > 1 && a[i-1] == ':'
+}
+
+// pathQuery validates path ["?" query] and splits it at the first '?'.
+func (r *Request) pathQuery(t []byte, off int) error {
+	q := -1
+	for i, c := range t {
+		if !targetChar[c] {
+			return ErrBadTarget
+		}
+		if c == '?' && q < 0 {
+			q = i
+		}
+	}
+	if q < 0 {
+		r.path = span{uint32(off), uint32(off + len(t))}
+		r.query = span{uint32(off + len(t)), uint32(off + len(t))}
+		return nil
+	}
+	r.path = span{uint32(off), uint32(off + q)}
+	r.query = span{uint32(off + q + 1), uint32(off + len(t))}
+	return nil
+}
+
+// finish applies the rules that need the whole field section.
+func (r *Request) finish() error {
+	f := r.flags
+	if f&flagHost == 0 && r.minor >= 1 {
+		return ErrMissingHost
+	}
+	if f&flagTransferEnc != 0 {
+		switch {
+		case f&flagContentLength != 0:
+			return ErrLengthAndChunked
+		case r.minor == 0:
+			// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding
+			// has faulty framing.
+			return ErrBadTransferEncoding
+		case f&flagTEBad != 0:
+			return ErrBadTransferEncoding
+		case f&flagTEUnknown != 0 || f&flagChunked == 0:
+			return ErrUnsupportedTransferEncoding
+		}
+	}
+	if r.methodID == MethodConnect && f&(flagTransferEnc|flagContentLength) != 0 {
+		return ErrConnectBody
+	}
+	if max := r.limits.MaxBodySize; max > 0 && r.contentLen > max {
+		return ErrBodyTooLarge
+	}
+	return nil
+}
