@@ -55,15 +55,15 @@ type head struct {
 	// lineStart is where the start line begins (after blank lines);
 	// fieldsStart where the first field line begins; end is the head length.
 	lineStart, fieldsStart, end int
-	stage       uint8
-	blankLines  uint8
-	flags       uint32
-	contentLen  int64
-	major       uint8
-	minor       uint8
-	hostIdx     int16 // index of the Host field, -1 if none
-	upgradeIdx  int16
-	isRequest   bool // Host and Expect mean something only in requests
+	stage                       uint8
+	blankLines                  uint8
+	flags                       uint32
+	contentLen                  int64
+	major                       uint8
+	minor                       uint8
+	hostIdx                     int16 // index of the Host field, -1 if none
+	upgradeIdx                  int16
+	isRequest                   bool // Host and Expect mean something only in requests
 }
 
 func (h *head) reset(l *Limits, isRequest bool) {

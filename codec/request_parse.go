@@ -13,13 +13,13 @@ type Request struct {
 	// Limits apply from the next Reset (or the first Parse of a zero Request).
 	Limits Limits
 	head
-	method       span
-	target       span
-	path, query  span // origin-form split; authority-form and "*" leave path empty
-	authority    span // from absolute-form or authority-form targets
-	version      span
-	methodID     Method
-	initialized  bool
+	method      span
+	target      span
+	path, query span // origin-form split; authority-form and "*" leave path empty
+	authority   span // from absolute-form or authority-form targets
+	version     span
+	methodID    Method
+	initialized bool
 }
 
 // Reset forgets the previous message, invalidating every view it returned.

@@ -25,12 +25,12 @@ func parseRequestSplit(r *Request, in []byte, step int) (int, error) {
 }
 
 type reqWant struct {
-	err                          error
-	method, target, path, query  string
-	host                         string
-	fields                       string // "name=value|name=value"
-	framing                      Framing
-	keepAlive, upgrade, expect   bool
+	err                         error
+	method, target, path, query string
+	host                        string
+	fields                      string // "name=value|name=value"
+	framing                     Framing
+	keepAlive, upgrade, expect  bool
 }
 
 func describeRequest(r *Request) string {
