@@ -1,0 +1,138 @@
+// Command sluice is the gateway: `sluice run -c conf/config.yaml` serves,
+// `sluice validate -c …` checks a configuration without serving, and
+// `sluice version` prints the build.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/l4"
+)
+
+var version = "dev"
+
+const usage = `usage:
+  sluice run      -c conf/config.yaml   serve
+  sluice validate -c conf/config.yaml   check config.yaml and its routes file, then exit
+  sluice version                        print the version
+`
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "-v", "--version":
+		fmt.Fprintf(stdout, "sluice %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "run", "validate":
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sluice: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "conf/config.yaml", "path to config.yaml")
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sluice %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return 2
+	}
+	cfg, err := core.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	routes := cfg.Resolve(cfg.Config.YAMLPath)
+	if cmd == "validate" {
+		if _, err := core.LoadResources(cfg, routes, cfg.WorkerCount()); err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: ok\n%s: ok\n", *path, routes)
+		return 0
+	}
+	if err := run(cfg, routes); err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func run(cfg *core.Config, routesPath string) error {
+	core.SetLogLevel(cfg.Log.Level)
+	workers := cfg.WorkerCount()
+	snap, err := core.LoadResources(cfg, routesPath, workers)
+	if err != nil {
+		return err
+	}
+	var store core.Store
+	store.Publish(snap)
+
+	group, err := core.NewGroup(workers, cfg.Stream.BufferSize)
+	if err != nil {
+		return err
+	}
+	stream, err := l4.NewServer(group, &store, cfg.Listen.Stream.TCP)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Listen.HTTP) > 0 {
+		core.Warnf("listen.http %v: the HTTP proxy is not part of this build yet; not listening", cfg.Listen.HTTP)
+	}
+	group.Start()
+	core.Infof("sluice %s: %d worker loops; stream listeners %v; routes from %s (splice %s)",
+		version, workers, stream.Addrs, routesPath, cfg.Stream.Splice)
+
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for s := range sig {
+		if s == syscall.SIGHUP {
+			reload(cfg, routesPath, workers, &store)
+			continue
+		}
+		core.Infof("%v: no longer accepting; draining open sessions for up to %v", s, cfg.Shutdown())
+		stream.StopAccepting()
+		left := stream.Drain(time.Now().Add(cfg.Shutdown()))
+		if left > 0 {
+			core.Warnf("drain deadline passed with %d sessions open; closing them", left)
+		}
+		group.Stop()
+		core.Infof("stopped")
+		return nil
+	}
+	return errors.New("signal channel closed")
+}
+
+// reload re-reads the routes file; a bad file is rejected whole and the
+// snapshot in force keeps serving.
+func reload(cfg *core.Config, routesPath string, workers int, store *core.Store) {
+	snap, err := core.LoadResources(cfg, routesPath, workers)
+	if err != nil {
+		core.Errorf("reload rejected, previous config keeps serving: %v", err)
+		return
+	}
+	store.Publish(snap)
+	core.ResetOnce()
+	core.Infof("reloaded %s (version %d)", routesPath, snap.Version)
+}

@@ -1,0 +1,181 @@
+package core
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// Config is conf/config.yaml: the node's own settings. Resources (routes,
+// upstreams, stream routes…) live in the provider, not here.
+type Config struct {
+	Listen struct {
+		HTTP   []string `yaml:"http"`
+		Stream struct {
+			TCP []string `yaml:"tcp"`
+			UDP []string `yaml:"udp" unsupported:"UDP stream proxying"`
+		} `yaml:"stream"`
+	} `yaml:"listen"`
+	Admin struct {
+		Listen     string     `yaml:"listen"`
+		Keys       []AdminKey `yaml:"keys"`
+		AllowAdmin []string   `yaml:"allow_admin"`
+	} `yaml:"admin"`
+	// Workers is the number of event loops; 0 means one per usable core.
+	Workers int `yaml:"workers"`
+	Config  struct {
+		Provider string `yaml:"provider"`
+		YAMLPath string `yaml:"yaml_path"`
+	} `yaml:"config"`
+	Etcd struct {
+		Embedded  bool     `yaml:"embedded"`
+		DataDir   string   `yaml:"data_dir"`
+		Endpoints []string `yaml:"endpoints"`
+		Prefix    string   `yaml:"prefix"`
+	} `yaml:"etcd"`
+	Plugins []string `yaml:"plugins"`
+	Stream  struct {
+		// Splice forwards TCP streams with splice(2): "auto" (default: copy
+		// small exchanges, splice bulk flows), "on" or "off".
+		Splice string `yaml:"splice"`
+		// BufferSize is the per-loop read buffer and so the most a relay holds
+		// per direction for a slow reader (the high watermark). Default 64 KiB.
+		BufferSize int `yaml:"buffer_size"`
+	} `yaml:"stream"`
+	// ShutdownTimeout is how long SIGTERM waits for sessions to finish (s).
+	ShutdownTimeout float64 `yaml:"shutdown_timeout"`
+	Log             struct {
+		Level string `yaml:"level"`
+	} `yaml:"log"`
+
+	// Path is where the config was read from; Dir resolves relative paths.
+	Path string `yaml:"-"`
+}
+
+// AdminKey is one Admin API credential.
+type AdminKey struct {
+	Name string `yaml:"name"`
+	Key  string `yaml:"key"`
+	Role string `yaml:"role"`
+}
+
+// Dir is the directory relative paths in the config are resolved against.
+func (c *Config) Dir() string { return filepath.Dir(c.Path) }
+
+// Resolve makes p absolute relative to the config file's directory.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir(), p)
+}
+
+// WorkerCount is the number of loops to run.
+func (c *Config) WorkerCount() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// SpliceMode is how TCP relays use splice(2).
+func (c *Config) SpliceMode() SpliceMode {
+	switch c.Stream.Splice {
+	case "on":
+		return SpliceOn
+	case "off":
+		return SpliceOff
+	}
+	return SpliceAuto
+}
+
+// Shutdown is the drain deadline for SIGTERM.
+func (c *Config) Shutdown() time.Duration {
+	return time.Duration(c.ShutdownTimeout * float64(time.Second))
+}
+
+func defaultConfig() *Config {
+	c := &Config{}
+	c.Listen.HTTP = []string{"0.0.0.0:9080"}
+	c.Admin.Listen = "127.0.0.1:9180"
+	c.Config.Provider = "etcd"
+	c.Config.YAMLPath = "routes.yaml"
+	c.Etcd.Embedded = true
+	c.Etcd.DataDir = "data/etcd"
+	c.Etcd.Prefix = "/sluice"
+	c.Stream.Splice = "auto"
+	c.Stream.BufferSize = 64 << 10
+	c.ShutdownTimeout = 10
+	c.Log.Level = "info"
+	return c
+}
+
+// LoadConfig reads and validates config.yaml. The error is a *ConfigError
+// naming file, line, key and reason.
+func LoadConfig(path string) (*Config, error) {
+	c := defaultConfig()
+	c.Path = path
+	d, err := decodeFile(path, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(d); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) validate(d *decoder) error {
+	for i, a := range c.Listen.HTTP {
+		if _, err := ParseAddr(a); err != nil {
+			return d.errf(fmt.Sprintf("listen.http[%d]", i), nil, "%q: %v", a, err)
+		}
+	}
+	for i, a := range c.Listen.Stream.TCP {
+		if _, err := ParseAddr(a); err != nil {
+			return d.errf(fmt.Sprintf("listen.stream.tcp[%d]", i), nil, "%q: %v", a, err)
+		}
+	}
+	if c.Admin.Listen != "" {
+		if _, err := ParseAddr(c.Admin.Listen); err != nil {
+			return d.errf("admin.listen", nil, "%q: %v", c.Admin.Listen, err)
+		}
+	}
+	for i, k := range c.Admin.Keys {
+		p := fmt.Sprintf("admin.keys[%d]", i)
+		if k.Key == "" {
+			return d.errf(p+".key", nil, "must not be empty")
+		}
+		if k.Role != "admin" && k.Role != "viewer" {
+			return d.errf(p+".role", nil, "want admin or viewer, got %q", k.Role)
+		}
+	}
+	if c.Workers < 0 || c.Workers > 1024 {
+		return d.errf("workers", nil, "want 0 (one per core) to 1024, got %d", c.Workers)
+	}
+	switch c.Config.Provider {
+	case "yaml":
+	case "etcd":
+		return d.errf("config.provider", nil, "the etcd provider is not available yet; use yaml")
+	default:
+		return d.errf("config.provider", nil, "want yaml or etcd, got %q", c.Config.Provider)
+	}
+	switch c.Stream.Splice {
+	case "auto", "on", "off":
+	default:
+		return d.errf("stream.splice", nil, "want auto, on or off, got %q", c.Stream.Splice)
+	}
+	if c.Stream.BufferSize < 4<<10 || c.Stream.BufferSize > 16<<20 {
+		return d.errf("stream.buffer_size", nil, "want 4096 to 16777216 bytes, got %d", c.Stream.BufferSize)
+	}
+	if c.ShutdownTimeout < 0 {
+		return d.errf("shutdown_timeout", nil, "must not be negative")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return d.errf("log.level", nil, "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package core
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// pipePool keeps a loop's spare splice pipes. A relay holds a pipe only while
+// bytes are in flight through it, so idle connections cost no descriptors
+// beyond their sockets.
+type pipePool struct {
+	free [][2]int
+	max  int
+	size int // F_SETPIPE_SZ; 0 keeps the kernel default
+}
+
+func (p *pipePool) get() ([2]int, error) {
+	if n := len(p.free); n > 0 {
+		fds := p.free[n-1]
+		p.free = p.free[:n-1]
+		return fds, nil
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return fds, os.NewSyscallError("pipe2", err)
+	}
+	if p.size > 0 {
+		unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, p.size)
+	}
+	return fds, nil
+}
+
+// put takes back an empty pipe.
+func (p *pipePool) put(fds [2]int) {
+	if len(p.free) < p.max {
+		p.free = append(p.free, fds)
+		return
+	}
+	unix.Close(fds[0])
+	unix.Close(fds[1])
+}
+
+func (p *pipePool) drain() {
+	for _, fds := range p.free {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+	}
+	p.free = nil
+}
+
+// bufPool keeps a loop's spare relay buffers; a relay borrows one only when a
+// write was short and must give it back once the bytes are flushed.
+type bufPool struct {
+	free [][]byte
+	size int
+	max  int
+}
+
+func (p *bufPool) get() []byte {
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		return b
+	}
+	return make([]byte, p.size)
+}
+
+func (p *bufPool) put(b []byte) {
+	if len(p.free) < p.max {
+		p.free = append(p.free, b[:cap(b)])
+	}
+}

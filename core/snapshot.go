@@ -1,0 +1,307 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Snapshot is one immutable, validated version of the resources, compiled for
+// the data path. A session keeps the snapshot it started with to the end.
+type Snapshot struct {
+	Version   int64
+	Upstreams map[string]*UpstreamSet
+	Routes    []Route
+	stream    map[uint16][]*StreamTarget // by server_port; 0 = any port
+}
+
+// StreamTarget is a compiled stream route.
+type StreamTarget struct {
+	ID         string
+	ServerAddr netip.Addr   // zero: any local address
+	Remote     netip.Prefix // zero: any client
+	Upstream   *UpstreamSet
+}
+
+// UpstreamSet is a compiled upstream: resolved addresses, a balancer and
+// timeouts.
+type UpstreamSet struct {
+	ID      string
+	Addrs   []netip.AddrPort
+	Weights []int
+	// Tries is how many nodes a session may attempt: 1 + retries.
+	Tries   int
+	Connect time.Duration
+	Send    time.Duration
+	Read    time.Duration
+	RR      *RoundRobin
+	// Stream is how TCP sessions to this upstream are relayed.
+	Stream RelayOptions
+}
+
+// Defaults follow nginx's, which APISIX inherits: 60 s to connect, and for
+// streams a 10-minute idle timeout.
+const (
+	DefaultConnectTimeout    = 60 * time.Second
+	DefaultStreamIdleTimeout = 10 * time.Minute
+)
+
+// MatchStream finds the stream route for a connection that arrived on local
+// from remote: the first route, in file order, for that port and then for
+// any port, whose address conditions hold.
+func (s *Snapshot) MatchStream(local, remote netip.AddrPort) *StreamTarget {
+	for _, port := range [2]uint16{local.Port(), 0} {
+		for _, t := range s.stream[port] {
+			if t.ServerAddr.IsValid() && t.ServerAddr != local.Addr() {
+				continue
+			}
+			if t.Remote.IsValid() && !t.Remote.Contains(remote.Addr()) {
+				continue
+			}
+			return t
+		}
+	}
+	return nil
+}
+
+// LoadResources reads and validates the standalone file against cfg and
+// compiles it for the given number of loops.
+func LoadResources(cfg *Config, path string, loops int) (*Snapshot, error) {
+	var res Resources
+	d, err := decodeFile(path, &res)
+	if err != nil {
+		return nil, err
+	}
+	return build(cfg, &res, d, loops)
+}
+
+func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error) {
+	s := &Snapshot{
+		Upstreams: map[string]*UpstreamSet{},
+		Routes:    res.Routes,
+		stream:    map[uint16][]*StreamTarget{},
+	}
+	for i := range res.Upstreams {
+		u := &res.Upstreams[i]
+		p := fmt.Sprintf("upstreams[%d]", i)
+		if u.ID == "" {
+			return nil, d.errf(p+".id", nil, "required")
+		}
+		if _, dup := s.Upstreams[u.ID]; dup {
+			return nil, d.errf(p+".id", nil, "duplicate id %q", u.ID)
+		}
+		us, err := compileUpstream(cfg, d, p, u, loops)
+		if err != nil {
+			return nil, err
+		}
+		s.Upstreams[u.ID] = us
+	}
+	ports := map[uint16]bool{}
+	for _, a := range cfg.Listen.Stream.TCP {
+		ap, _ := ParseAddr(a)
+		ports[ap.Port()] = true
+	}
+	ids := map[string]bool{}
+	for i := range res.StreamRoutes {
+		r := &res.StreamRoutes[i]
+		p := fmt.Sprintf("stream_routes[%d]", i)
+		if r.ID == "" {
+			return nil, d.errf(p+".id", nil, "required")
+		}
+		if ids[r.ID] {
+			return nil, d.errf(p+".id", nil, "duplicate id %q", r.ID)
+		}
+		ids[r.ID] = true
+		t := &StreamTarget{ID: r.ID}
+		if r.ServerPort < 0 || r.ServerPort > 65535 {
+			return nil, d.errf(p+".server_port", nil, "want 1 to 65535, got %d", r.ServerPort)
+		}
+		if r.ServerPort != 0 && !ports[uint16(r.ServerPort)] {
+			return nil, d.errf(p+".server_port", nil, "no listen.stream.tcp address of %s has port %d", cfg.Path, r.ServerPort)
+		}
+		if r.ServerAddr != "" {
+			a, err := netip.ParseAddr(r.ServerAddr)
+			if err != nil {
+				return nil, d.errf(p+".server_addr", nil, "want an IP address: %v", err)
+			}
+			t.ServerAddr = a.Unmap()
+		}
+		if r.RemoteAddr != "" {
+			pf, err := parsePrefix(r.RemoteAddr)
+			if err != nil {
+				return nil, d.errf(p+".remote_addr", nil, "%v", err)
+			}
+			t.Remote = pf
+		}
+		switch {
+		case r.Upstream != nil && r.UpstreamID != "":
+			return nil, d.errf(p, nil, "set upstream or upstream_id, not both")
+		case r.Upstream != nil:
+			us, err := compileUpstream(cfg, d, p+".upstream", r.Upstream, loops)
+			if err != nil {
+				return nil, err
+			}
+			t.Upstream = us
+		case r.UpstreamID != "":
+			us := s.Upstreams[r.UpstreamID]
+			if us == nil {
+				return nil, d.errf(p+".upstream_id", nil, "no upstream with id %q", r.UpstreamID)
+			}
+			t.Upstream = us
+		default:
+			return nil, d.errf(p, nil, "needs upstream or upstream_id")
+		}
+		port := uint16(r.ServerPort)
+		s.stream[port] = append(s.stream[port], t)
+	}
+	ids = map[string]bool{}
+	for i := range res.Routes {
+		r := &res.Routes[i]
+		p := fmt.Sprintf("routes[%d]", i)
+		if r.ID == "" {
+			return nil, d.errf(p+".id", nil, "required")
+		}
+		if ids[r.ID] {
+			return nil, d.errf(p+".id", nil, "duplicate id %q", r.ID)
+		}
+		ids[r.ID] = true
+		if r.URI == "" && len(r.URIs) == 0 {
+			return nil, d.errf(p, nil, "needs uri or uris")
+		}
+		if r.UpstreamID != "" && s.Upstreams[r.UpstreamID] == nil {
+			return nil, d.errf(p+".upstream_id", nil, "no upstream with id %q", r.UpstreamID)
+		}
+		if r.Upstream != nil {
+			if _, err := compileUpstream(cfg, d, p+".upstream", r.Upstream, loops); err != nil {
+				return nil, err
+			}
+		} else if r.UpstreamID == "" {
+			return nil, d.errf(p, nil, "needs upstream or upstream_id")
+		}
+	}
+	return s, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			return pf, fmt.Errorf("want an IP or CIDR: %v", err)
+		}
+		return pf.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("want an IP or CIDR: %v", err)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) (*UpstreamSet, error) {
+	switch u.Type {
+	case "", "roundrobin":
+	case "chash", "ewma", "least_conn":
+		return nil, d.errf(p+".type", nil, "%q balancing is not supported yet; use roundrobin", u.Type)
+	default:
+		return nil, d.errf(p+".type", nil, "want roundrobin, chash, ewma or least_conn, got %q", u.Type)
+	}
+	switch u.Scheme {
+	case "", "http", "tcp":
+	default:
+		return nil, d.errf(p+".scheme", nil, "%q is not supported yet (http, tcp)", u.Scheme)
+	}
+	if len(u.Nodes) == 0 {
+		return nil, d.errf(p+".nodes", nil, "at least one node is required")
+	}
+	us := &UpstreamSet{ID: u.ID, Connect: DefaultConnectTimeout, Read: DefaultStreamIdleTimeout}
+	if t := u.Timeout; t != nil {
+		for _, v := range []struct {
+			name string
+			val  float64
+			dst  *time.Duration
+		}{{"connect", t.Connect, &us.Connect}, {"send", t.Send, &us.Send}, {"read", t.Read, &us.Read}} {
+			if v.val < 0 {
+				return nil, d.errf(p+".timeout."+v.name, nil, "must not be negative")
+			}
+			if v.val > 0 {
+				*v.dst = seconds(v.val)
+			}
+		}
+	}
+	positive := false
+	for i, n := range u.Nodes {
+		np := fmt.Sprintf("%s.nodes[%d]", p, i)
+		if n.Port < 1 || n.Port > 65535 {
+			return nil, d.errf(np, nil, "port %d is out of range", n.Port)
+		}
+		if n.Weight < 0 {
+			return nil, d.errf(np, nil, "weight must not be negative")
+		}
+		addrs, err := resolve(n.Host)
+		if err != nil {
+			return nil, d.errf(np, nil, "host %q: %v", n.Host, err)
+		}
+		for _, a := range addrs {
+			us.Addrs = append(us.Addrs, netip.AddrPortFrom(a, uint16(n.Port)))
+			us.Weights = append(us.Weights, n.Weight)
+		}
+		positive = positive || n.Weight > 0
+	}
+	if !positive {
+		return nil, d.errf(p+".nodes", nil, "every node has weight 0: nothing could be picked")
+	}
+	tries := len(us.Addrs)
+	if u.Retries != nil {
+		if *u.Retries < 0 {
+			return nil, d.errf(p+".retries", nil, "must not be negative")
+		}
+		tries = 1 + *u.Retries
+	}
+	us.Tries = tries
+	us.RR = NewRoundRobin(us.Weights, loops)
+	us.Stream = RelayOptions{Splice: cfg.SpliceMode(), IdleTimeout: us.Read}
+	return us, nil
+}
+
+// resolve turns a node host into addresses. Names are looked up once, at
+// build time, off the loops.
+func resolve(host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("no addresses")
+	}
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	return addrs, nil
+}
+
+// Store holds the snapshot in force; loops read it without locking.
+type Store struct {
+	cur     atomic.Pointer[Snapshot]
+	version atomic.Int64
+}
+
+// Load returns the current snapshot (nil before the first publish).
+func (s *Store) Load() *Snapshot { return s.cur.Load() }
+
+// Publish makes snap current; sessions already running keep theirs.
+func (s *Store) Publish(snap *Snapshot) {
+	snap.Version = s.version.Add(1)
+	s.cur.Store(snap)
+}

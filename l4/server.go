@@ -1,0 +1,135 @@
+// Package l4 is sluice's TCP proxy: listeners from listen.stream.tcp, stream
+// routes matched by server port and client address, an upstream node picked
+// by the route's balancer, and the bytes relayed both ways on the accepting
+// loop (splice(2) by default, with flow control and half-close).
+//
+// A connection whose route or upstream cannot be found is closed and the
+// reason is logged once. A node that refuses or does not answer within the
+// upstream's connect timeout is skipped and the next node tried, up to the
+// upstream's retries.
+package l4
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/sluice-gateway/sluice/core"
+)
+
+// Server proxies TCP streams by the stream routes of the current snapshot.
+type Server struct {
+	group *core.Group
+	store *core.Store
+	ls    core.Listeners
+	// Addrs are the bound listener addresses, in config order.
+	Addrs []netip.AddrPort
+}
+
+// NewServer opens a listener per address on every loop of g. Call before
+// g.Start.
+func NewServer(g *core.Group, store *core.Store, addrs []string) (*Server, error) {
+	s := &Server{group: g, store: store}
+	for _, a := range addrs {
+		ap, err := core.ParseAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("l4: listen %q: %w", a, err)
+		}
+		bound, err := g.ListenTCP(&s.ls, ap, s.accept)
+		if err != nil {
+			s.ls.CloseNow()
+			return nil, fmt.Errorf("l4: listen %s: %w", a, err)
+		}
+		s.Addrs = append(s.Addrs, bound)
+	}
+	return s, nil
+}
+
+// StopAccepting closes the listeners; sessions already open go on.
+func (s *Server) StopAccepting() { s.group.CloseListeners(&s.ls) }
+
+// Drain waits until no session is open or the deadline passes, and reports
+// how many were still open.
+func (s *Server) Drain(deadline time.Time) int64 {
+	for time.Now().Before(deadline) {
+		if s.group.Live() == 0 {
+			return 0
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s.group.Live()
+}
+
+func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
+	snap := s.store.Load()
+	var t *core.StreamTarget
+	if snap != nil {
+		t = snap.MatchStream(local, remote)
+	}
+	if t == nil {
+		core.WarnOnce(fmt.Sprintf("l4-noroute-%s", local), "l4: no stream route matches connections to %s (first from %s); closing them", local, remote)
+		l.Close(fd)
+		return
+	}
+	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, route: t.ID}
+	l.Conns.Add(1)
+	ss.next(nil)
+}
+
+// session is one proxied connection while its upstream is being connected.
+type session struct {
+	loop          *core.Loop
+	client        int
+	local, remote netip.AddrPort
+	route         string
+	up            *core.UpstreamSet
+	tried         uint64
+	attempts      int
+	node          int
+	conn          core.Connect
+}
+
+// next tries another node after err (nil on the first attempt).
+func (ss *session) next(err error) {
+	u := ss.up
+	if ss.attempts >= u.Tries {
+		ss.fail(err)
+		return
+	}
+	n := u.RR.Pick(ss.loop.ID, ss.tried)
+	if n < 0 {
+		ss.fail(err)
+		return
+	}
+	ss.attempts++
+	ss.node = n
+	if n < 64 {
+		ss.tried |= 1 << n
+	}
+	ss.conn.Start(ss.loop, u.Addrs[n], u.Connect, ss)
+}
+
+func (ss *session) OnConnect(fd int, err error) {
+	if err != nil {
+		core.WarnOnce(fmt.Sprintf("l4-connect-%s-%s-%v", ss.route, ss.up.Addrs[ss.node], err),
+			"l4: stream route %s: upstream node %s: %v; trying the next node", ss.route, ss.up.Addrs[ss.node], err)
+		ss.next(err)
+		return
+	}
+	if _, err := core.NewRelay(ss.loop, ss.client, fd, &ss.up.Stream, ss.done); err != nil {
+		core.Errorf("l4: relay %s: %v", ss.remote, err)
+	}
+}
+
+func (ss *session) fail(err error) {
+	core.WarnOnce(fmt.Sprintf("l4-fail-%s", ss.route), "l4: stream route %s: no upstream node could be reached (last error: %v); closing the client (%s)", ss.route, err, ss.remote)
+	ss.loop.Close(ss.client)
+	ss.loop.Conns.Add(-1)
+}
+
+func (ss *session) done(r *core.Relay, err error) {
+	ss.loop.Conns.Add(-1)
+	if err != nil {
+		core.Debugf("l4: %s → %s ended: %v (%d bytes up, %d down)", ss.remote, ss.up.Addrs[ss.node], err, r.BytesUp(), r.BytesDown())
+	}
+}
