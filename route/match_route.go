@@ -266,7 +266,7 @@ func compile(s *Spec) (*Route, error) {
 	r.entries = make([]entry, len(r.pats))
 	for i := range r.pats {
 		p := &r.pats[i]
-		r.entries[i] = entry{route: r, pat: p, prio: r.Priority, keyLen: uint16(p.keyLen), patLen: uint16(len(p.raw)), exact: p.exact}
+		r.entries[i] = entry{route: r, pat: p, prio: r.Priority, keyLen: uint16(p.keyLen), patLen: uint16(len(p.raw)), uriIdx: uint16(i), exact: p.exact}
 	}
 	return r, nil
 }

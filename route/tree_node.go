@@ -15,6 +15,7 @@ type entry struct {
 	seq    uint64
 	keyLen uint16
 	patLen uint16
+	uriIdx uint16 // position in the route's uris: APISIX inserts them in order
 	exact  bool
 }
 
@@ -35,7 +36,10 @@ func (a *entry) before(b *entry) bool {
 	if a.patLen != b.patLen {
 		return a.patLen > b.patLen
 	}
-	return a.seq < b.seq
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	return a.uriIdx < b.uriIdx
 }
 
 // node is one vertex of the radix tree. Static children are found by their

@@ -3,7 +3,7 @@ package route
 import (
 	"encoding/json"
 	"fmt"
-		"net/netip"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -349,7 +349,9 @@ func decimalSyntax(d []byte) bool {
 	return i == len(d)
 }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
 
 // render prints a clause as JSON for errors and Explain.
 func render(v any) string {
