@@ -167,7 +167,7 @@ func (d *ChunkedDecoder) sizeLine(line []byte) error {
 	}
 	if i < len(line) {
 		if line[i] != ';' {
-			if line[i] == '\r' {
+			if bytes.IndexByte(line[i:], '\r') >= 0 {
 				return ErrBareCR
 			}
 			return ErrBadChunkSize
@@ -263,7 +263,7 @@ func (d *ChunkedDecoder) trailerLine(line []byte, adv int) error {
 	return fieldLineOK(line)
 }
 
-// fieldLineOK validates a field line without recording it.
+// fieldLineOK validates a complete field line without recording it.
 func fieldLineOK(line []byte) error {
 	j := 0
 	for j < len(line) && tokenChar[line[j]] {
@@ -271,20 +271,18 @@ func fieldLineOK(line []byte) error {
 	}
 	if j == len(line) || line[j] != ':' || j == 0 {
 		switch {
-		case j == 0 && len(line) > 0 && isOWS(line[0]):
-			return ErrObsFold
-		case j < len(line) && isOWS(line[j]):
-			return ErrSpaceBeforeColon
-		case j < len(line) && line[j] == '\r':
+		case j == len(line):
+		case line[j] == '\r':
 			return ErrBareCR
+		case j == 0 && isOWS(line[0]):
+			return ErrObsFold
+		case isOWS(line[j]):
+			return ErrSpaceBeforeColon
 		}
 		return ErrBadFieldName
 	}
 	if !valueOK(line[j+1:]) {
-		if bareCR(line[j+1:]) {
-			return ErrBareCR
-		}
-		return ErrBadFieldValue
+		return firstBad(line[j+1:], &valueChar, ErrBadFieldValue)
 	}
 	return nil
 }

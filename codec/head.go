@@ -52,6 +52,11 @@ type head struct {
 	err    error
 	pos    int // start of the next line not yet parsed
 	scan   int // LF has been searched for up to here (resume point)
+	// Within the line at pos: bytes validated so far, the scanner's phase,
+	// and two line-relative marks (field: name end, value start; request
+	// line: method end, target end).
+	lineI, mark1, mark2 int
+	phase               uint8
 	// lineStart is where the start line begins (after blank lines);
 	// fieldsStart where the first field line begins; end is the head length.
 	lineStart, fieldsStart, end int
@@ -72,6 +77,7 @@ func (h *head) reset(l *Limits, isRequest bool) {
 	h.fields = h.fields[:0]
 	h.err = nil
 	h.pos, h.scan, h.lineStart, h.fieldsStart, h.end = 0, 0, 0, 0, 0
+	h.lineI, h.mark1, h.mark2, h.phase = 0, 0, 0, 0
 	h.stage, h.blankLines, h.flags = stageStart, 0, 0
 	h.contentLen = -1
 	h.major, h.minor = 0, 0
@@ -92,7 +98,9 @@ func (h *head) fail(err error) (int, error) {
 
 // nextLine finds the next complete line from h.pos. It returns the line
 // without its CRLF and the offset just past the LF. ok is false when no LF is
-// in the buffer yet; h.scan then remembers how far the search got.
+// in the buffer yet; h.scan then remembers how far the search got. On a bare
+// LF it returns the line's bytes before the LF with ErrBareLF, so the caller
+// can first report an earlier bad byte, as a byte-at-a-time parse would.
 func (h *head) nextLine() (line []byte, next int, ok bool, err error) {
 	b := h.buf
 	from := h.scan
@@ -107,9 +115,40 @@ func (h *head) nextLine() (line []byte, next int, ok bool, err error) {
 	lf := from + i
 	h.scan = lf + 1
 	if lf == h.pos || b[lf-1] != '\r' {
-		return nil, 0, false, ErrBareLF
+		return b[h.pos:lf], 0, false, ErrBareLF
 	}
 	return b[h.pos : lf-1], lf + 1, true, nil
+}
+
+// partialLine returns the bytes of the unfinished line at h.pos that can be
+// judged already: all of them but a final CR, which may yet be followed by LF.
+func (h *head) partialLine() []byte {
+	p := h.buf[h.pos:]
+	if len(p) > 0 && p[len(p)-1] == '\r' {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// nextLineStart moves to the line after the current one.
+func (h *head) nextLineStart(next int) {
+	h.pos = next
+	h.lineI, h.phase, h.mark1, h.mark2 = 0, 0, 0, 0
+}
+
+// firstBad classifies the first byte of b that fails ok: a CR there is a
+// bare CR (a line's own CR is never inside what is checked), anything else
+// is the given error.
+func firstBad(b []byte, ok *[256]bool, err error) error {
+	for _, c := range b {
+		if !ok[c] {
+			if c == '\r' {
+				return ErrBareCR
+			}
+			return err
+		}
+	}
+	return err
 }
 
 // Canonical-name checks for the fields the parser acts on. Field names are
@@ -127,49 +166,70 @@ func isName(n []byte, lowerName string) bool {
 	return true
 }
 
-// fieldLine parses one field line at offset off of h.buf into h.fields.
-// It returns the index of the stored field.
-func (h *head) fieldLine(line []byte, off int) (int, error) {
-	j := 0
-	for j < len(line) && tokenChar[line[j]] {
-		j++
-	}
-	if j == len(line) || line[j] != ':' {
-		switch {
-		case j == 0 && len(line) > 0 && isOWS(line[0]):
-			return 0, ErrObsFold
-		case j < len(line) && isOWS(line[j]):
-			return 0, ErrSpaceBeforeColon
-		case j < len(line) && line[j] == '\r':
-			return 0, ErrBareCR
+// scanField validates a field line left to right from where the previous
+// call stopped, so that an error is the same whether the line arrived whole
+// or a byte at a time, and no byte is looked at twice. b is the line from
+// its start: the complete line without CRLF when final, else what has come.
+// When final it stores the field and returns its index.
+func (h *head) scanField(b []byte, final bool) (int, error) {
+	i := h.lineI
+	if h.phase == 0 {
+		for i < len(b) && tokenChar[b[i]] {
+			i++
 		}
-		return 0, ErrBadFieldName
-	}
-	if j == 0 {
-		return 0, ErrBadFieldName
-	}
-	v := j + 1
-	for v < len(line) && isOWS(line[v]) {
-		v++
-	}
-	e := len(line)
-	if !valueOK(line[v:e]) {
-		for _, c := range line[v:e] {
-			if c == '\r' {
-				return 0, ErrBareCR
+		if i < len(b) {
+			if c := b[i]; c != ':' || i == 0 {
+				switch {
+				case c == '\r':
+					return 0, ErrBareCR
+				case i == 0 && isOWS(c):
+					return 0, ErrObsFold
+				case isOWS(c):
+					return 0, ErrSpaceBeforeColon
+				}
+				return 0, ErrBadFieldName
 			}
+			h.mark1 = i
+			h.phase = 1
+			i++
 		}
-		return 0, ErrBadFieldValue
 	}
-	for e > v && isOWS(line[e-1]) {
+	if h.phase == 1 {
+		for i < len(b) && isOWS(b[i]) {
+			i++
+		}
+		if i < len(b) {
+			h.mark2 = i
+			h.phase = 2
+		}
+	}
+	if h.phase == 2 && i < len(b) {
+		if !valueOK(b[i:]) {
+			return 0, firstBad(b[i:], &valueChar, ErrBadFieldValue)
+		}
+		i = len(b)
+	}
+	h.lineI = i
+	if !final {
+		return 0, nil
+	}
+	switch h.phase {
+	case 0:
+		return 0, ErrBadFieldName // no colon
+	case 1:
+		h.mark2 = len(b)
+	}
+	e := len(b)
+	for e > h.mark2 && isOWS(b[e-1]) {
 		e--
 	}
 	if len(h.fields) == h.limits.MaxFields {
 		return 0, ErrTooManyFields
 	}
+	off := h.pos
 	h.fields = append(h.fields, field{
-		name:  span{uint32(off), uint32(off + j)},
-		value: span{uint32(off + v), uint32(off + e)},
+		name:  span{uint32(off), uint32(off + h.mark1)},
+		value: span{uint32(off + h.mark2), uint32(off + e)},
 	})
 	return len(h.fields) - 1, nil
 }
@@ -286,33 +346,23 @@ func (h *head) connection(v []byte) {
 	}
 }
 
-// parseVersion reads "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
-func (h *head) parseVersion(v []byte) error {
-	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' {
-		return ErrBadVersion
-	}
-	maj, min := v[5]-'0', v[7]-'0'
-	if maj > 9 || min > 9 {
-		return ErrBadVersion
-	}
-	if maj != 1 {
-		return ErrVersionNotSupported
-	}
-	h.major, h.minor = maj, min
-	return nil
-}
-
 // parseFields runs the field section from h.pos until the empty line. It
 // returns nil once the head is complete.
 func (h *head) parseFields() error {
 	for {
 		line, next, ok, err := h.nextLine()
-		if err != nil {
+		if err == ErrBareLF {
+			if _, e := h.scanField(line, false); e != nil {
+				return e
+			}
 			return err
 		}
 		if !ok {
 			if len(h.buf)-h.fieldsStart > h.limits.MaxHeaderBytes {
 				return ErrHeaderTooLarge
+			}
+			if _, err := h.scanField(h.partialLine(), false); err != nil {
+				return err
 			}
 			return ErrNeedMore
 		}
@@ -320,11 +370,11 @@ func (h *head) parseFields() error {
 			return ErrHeaderTooLarge
 		}
 		if len(line) == 0 {
-			h.pos = next
+			h.nextLineStart(next)
 			h.end = next
 			return nil
 		}
-		idx, err := h.fieldLine(line, h.pos)
+		idx, err := h.scanField(line, true)
 		if err != nil {
 			return err
 		}
@@ -332,6 +382,6 @@ func (h *head) parseFields() error {
 		if err := h.framingField(f.name.of(h.buf), f.value.of(h.buf), idx); err != nil {
 			return err
 		}
-		h.pos = next
+		h.nextLineStart(next)
 	}
 }

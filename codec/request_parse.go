@@ -74,12 +74,18 @@ func (r *Request) Parse(buf []byte) (n int, err error) {
 func (r *Request) parseRequestLine() error {
 	for {
 		line, next, ok, err := r.nextLine()
-		if err != nil {
+		if err == ErrBareLF {
+			if e := r.scanRequestLine(line, false); e != nil {
+				return e
+			}
 			return err
 		}
 		if !ok {
 			if len(r.buf)-r.pos > r.limits.MaxRequestLine+1 {
 				return ErrRequestLineTooLong
+			}
+			if err := r.scanRequestLine(r.partialLine(), false); err != nil {
+				return err
 			}
 			return ErrNeedMore
 		}
@@ -91,73 +97,140 @@ func (r *Request) parseRequestLine() error {
 				return ErrBadRequestLine
 			}
 			r.blankLines++
-			r.pos = next
+			r.nextLineStart(next)
 			continue
 		}
-		if err := r.requestLine(line, r.pos); err != nil {
+		if err := r.scanRequestLine(line, true); err != nil {
 			return err
 		}
 		r.lineStart = r.pos
-		r.pos = next
 		r.fieldsStart = next
+		r.nextLineStart(next)
 		r.stage = stageFields
 		return nil
 	}
 }
 
-// requestLine parses method SP request-target SP HTTP-version (RFC 9112 §3)
-// with exactly one SP between the parts; line starts at offset off.
-func (r *Request) requestLine(line []byte, off int) error {
-	m := 0
-	for m < len(line) && tokenChar[line[m]] {
-		m++
-	}
-	if m == len(line) || line[m] != ' ' {
-		if m < len(line) && line[m] == '\r' {
-			return ErrBareCR
-		}
-		if m == 0 || m < len(line) && !isOWS(line[m]) {
+// Request-line scanner phases.
+const (
+	rlMethod uint8 = iota
+	rlTarget
+	rlVersion
+)
+
+// scanRequestLine parses method SP request-target SP HTTP-version
+// (RFC 9112 §3), one SP between parts, left to right from where the last
+// call stopped: the first bad byte decides the error whether the line came
+// whole or in pieces. b is the line from its start (without CRLF when final).
+func (r *Request) scanRequestLine(b []byte, final bool) error {
+	i := r.lineI
+scan:
+	for i < len(b) {
+		switch r.phase {
+		case rlMethod:
+			for i < len(b) && tokenChar[b[i]] {
+				i++
+			}
+			if i == len(b) {
+				break scan
+			}
+			c := b[i]
+			switch {
+			case c == ' ' && i > 0:
+				r.mark1, r.phase = i, rlTarget
+				i++
+				continue
+			case c == '\r':
+				return ErrBareCR
+			case i > 0 && isOWS(c):
+				return ErrBadRequestLine
+			}
 			return ErrBadMethod
+		case rlTarget:
+			for i < len(b) && targetChar[b[i]] {
+				i++
+			}
+			if i == len(b) {
+				break scan
+			}
+			c := b[i]
+			switch {
+			case c == ' ' && i > r.mark1+1:
+				r.mark2, r.phase = i, rlVersion
+				i++
+				continue
+			case c == '\r':
+				return ErrBareCR
+			}
+			return ErrBadTarget
+		case rlVersion:
+			c := b[i]
+			if c == '\r' {
+				return ErrBareCR
+			}
+			if err := versionByte(i-r.mark2-1, c); err != nil {
+				if err == errVersionTooLong {
+					return ErrBadRequestLine
+				}
+				return err
+			}
+			i++
 		}
-		return ErrBadRequestLine
 	}
-	if m == 0 {
-		return ErrBadMethod
+	r.lineI = i
+	if !final {
+		return nil
 	}
-	// The version is the last 8 bytes, so the target is everything between;
-	// a space inside it fails the target check. No HTTP/0.9 (no version).
-	rest := line[m+1:]
-	if len(rest) < 10 || rest[len(rest)-9] != ' ' {
-		if bareCR(rest) {
-			return ErrBareCR
-		}
-		return ErrBadRequestLine
+	if r.phase != rlVersion {
+		return ErrBadRequestLine // HTTP/0.9 has no version: refused
 	}
-	tgt := rest[:len(rest)-9]
-	if err := r.parseVersion(rest[len(rest)-8:]); err != nil {
-		if bareCR(rest) {
-			return ErrBareCR
-		}
-		return err
+	if len(b)-r.mark2-1 != 8 {
+		return ErrBadVersion
 	}
-	r.method = span{uint32(off), uint32(off + m)}
-	r.methodID = lookupMethod(line[:m])
+	r.minor = b[len(b)-1] - '0'
+	r.major = 1
+	off := r.pos
+	r.method = span{uint32(off), uint32(off + r.mark1)}
+	r.methodID = lookupMethod(b[:r.mark1])
 	if r.methodID == MethodOther && !r.limits.ExtensionMethods {
 		return ErrUnknownMethod
 	}
-	toff := off + m + 1
-	r.target = span{uint32(toff), uint32(toff + len(tgt))}
-	r.version = span{uint32(toff + len(tgt) + 1), uint32(off + len(line))}
-	return r.parseTarget(tgt, toff)
+	r.target = span{uint32(off + r.mark1 + 1), uint32(off + r.mark2)}
+	r.version = span{uint32(off + r.mark2 + 1), uint32(off + len(b))}
+	return r.parseTarget(b[r.mark1+1:r.mark2], off+r.mark1+1)
 }
 
-func bareCR(b []byte) bool {
-	for _, c := range b {
-		if c == '\r' {
-			return true
+// errVersionTooLong marks a byte after a complete version; callers turn it
+// into their own line error.
+var errVersionTooLong = newError(400, "codec: bytes after HTTP version")
+
+// versionByte checks byte k of "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
+// Only major version 1 exists for this parser: others are 505.
+func versionByte(k int, c byte) error {
+	switch {
+	case k < 5:
+		if c != "HTTP/"[k] {
+			return ErrBadVersion
 		}
+	case k == 5:
+		if c-'0' > 9 {
+			return ErrBadVersion
+		}
+		if c != '1' {
+			return ErrVersionNotSupported
+		}
+	case k == 6:
+		if c != '.' {
+			return ErrBadVersion
+		}
+	case k == 7:
+		if c-'0' > 9 {
+			return ErrBadVersion
+		}
+	default:
+		return errVersionTooLong
 	}
-	return false
+	return nil
 }
 
 // parseTarget checks the request-target form against the method

@@ -121,7 +121,7 @@ func TestRequestParse(t *testing.T) {
 		{"GET / HTTP/1.10\r\n\r\n", reqWant{err: ErrBadRequestLine}},
 		{"GET / http/1.1\r\n\r\n", reqWant{err: ErrBadVersion}},
 		{"GET / HTTP/1.x\r\n\r\n", reqWant{err: ErrBadVersion}},
-		{"GET / ICE/1.0\r\n\r\n", reqWant{err: ErrBadRequestLine}},
+		{"GET / ICE/1.0\r\n\r\n", reqWant{err: ErrBadVersion}},
 		{"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
 		{"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
 		{"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},

@@ -71,12 +71,18 @@ func (r *Response) Parse(buf []byte) (n int, err error) {
 func (r *Response) parseStatusLine() error {
 	for {
 		line, next, ok, err := r.nextLine()
-		if err != nil {
+		if err == ErrBareLF {
+			if e := r.scanStatusLine(line, false); e != nil {
+				return e
+			}
 			return err
 		}
 		if !ok {
 			if len(r.buf)-r.pos > r.limits.MaxRequestLine+1 {
 				return ErrHeaderTooLarge
+			}
+			if err := r.scanStatusLine(r.partialLine(), false); err != nil {
+				return err
 			}
 			return ErrNeedMore
 		}
@@ -90,58 +96,69 @@ func (r *Response) parseStatusLine() error {
 				return ErrBadStatusLine
 			}
 			r.blankLines++
-			r.pos = next
+			r.nextLineStart(next)
 			continue
 		}
-		if err := r.statusLine(line, r.pos); err != nil {
+		if err := r.scanStatusLine(line, true); err != nil {
 			return err
 		}
 		r.lineStart = r.pos
-		r.pos = next
 		r.fieldsStart = next
+		r.nextLineStart(next)
 		r.stage = stageFields
 		return nil
 	}
 }
 
-// statusLine parses HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4).
-// The SP before an empty reason may be missing: servers omit it and RFC 9112
-// §4 asks clients to be tolerant of that.
-func (r *Response) statusLine(line []byte, off int) error {
-	if len(line) < 12 || line[8] != ' ' {
-		if bareCR(line) {
+// scanStatusLine parses HTTP-version SP 3DIGIT [SP reason-phrase]
+// (RFC 9112 §4) left to right from where the last call stopped, like
+// scanRequestLine. The SP before an empty reason may be missing: servers
+// omit it and RFC 9112 §4 asks clients to tolerate that.
+func (r *Response) scanStatusLine(b []byte, final bool) error {
+	i := r.lineI
+	for ; i < len(b) && i < 13; i++ {
+		c := b[i]
+		if c == '\r' {
 			return ErrBareCR
 		}
-		return ErrBadStatusLine
-	}
-	if err := r.parseVersion(line[:8]); err != nil {
-		return err
-	}
-	d0, d1, d2 := line[9]-'0', line[10]-'0', line[11]-'0'
-	if d0 > 9 || d1 > 9 || d2 > 9 {
-		return ErrBadStatusLine
-	}
-	code := int(d0)*100 + int(d1)*10 + int(d2)
-	if code < 100 || code > 599 {
-		// RFC 9110 §15: values outside 100..599 are invalid.
-		return ErrBadStatusLine
-	}
-	rs := off + 12
-	if len(line) > 12 {
-		if line[12] != ' ' {
-			return ErrBadStatusLine
-		}
-		rs = off + 13
-		if !valueOK(line[13:]) {
-			if bareCR(line[13:]) {
-				return ErrBareCR
+		switch {
+		case i < 8:
+			if err := versionByte(i, c); err != nil {
+				return err
 			}
-			return ErrBadStatusLine
+		case i == 8 || i == 12:
+			if c != ' ' {
+				return ErrBadStatusLine
+			}
+		default:
+			if c-'0' > 9 || i == 9 && (c < '1' || c > '5') {
+				// RFC 9110 §15: codes outside 100..599 are invalid.
+				return ErrBadStatusLine
+			}
 		}
 	}
-	r.status = code
+	if i >= 13 && i < len(b) {
+		if !valueOK(b[i:]) {
+			return firstBad(b[i:], &valueChar, ErrBadStatusLine)
+		}
+		i = len(b)
+	}
+	r.lineI = i
+	if !final {
+		return nil
+	}
+	if len(b) < 12 {
+		return ErrBadStatusLine
+	}
+	r.major, r.minor = 1, b[7]-'0'
+	r.status = int(b[9]-'0')*100 + int(b[10]-'0')*10 + int(b[11]-'0')
+	off := r.pos
+	rs := off + 12
+	if len(b) > 12 {
+		rs = off + 13
+	}
 	r.version = span{uint32(off), uint32(off + 8)}
-	r.reason = span{uint32(rs), uint32(off + len(line))}
+	r.reason = span{uint32(rs), uint32(off + len(b))}
 	return nil
 }
 
