@@ -39,7 +39,10 @@ func (l *linear) del(id string) {
 	l.specs = slices.DeleteFunc(l.specs, func(s Spec) bool { return s.ID == id })
 }
 
-var reCache sync.Map
+var (
+	reCacheMu sync.Mutex
+	reCache   = map[string]*regexp.Regexp{}
+)
 
 func uriMatch(uri, path string) (ok bool, params []string) {
 	if !strings.ContainsAny(uri, ":*") {
@@ -67,11 +70,17 @@ func uriMatch(uri, path string) (ok bool, params []string) {
 		}
 	}
 	src := `(?s)^` + strings.Join(segs, "/") + `$`
-	re, ok := reCache.Load(src)
+	reCacheMu.Lock()
+	re, ok := reCache[src]
 	if !ok {
-		re, _ = reCache.LoadOrStore(src, regexp.MustCompile(src))
+		if len(reCache) > 4096 { // fuzzing makes endless patterns
+			clear(reCache)
+		}
+		re = regexp.MustCompile(src)
+		reCache[src] = re
 	}
-	m := re.(*regexp.Regexp).FindStringSubmatch(path)
+	reCacheMu.Unlock()
+	m := re.FindStringSubmatch(path)
 	if m == nil {
 		return false, nil
 	}

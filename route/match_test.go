@@ -24,9 +24,9 @@ func TestPaths(t *testing.T) {
 	)
 	checkProbes(t, r, []probe{
 		{path: "/", want: "root"},
-		{path: "/a/b", want: "exact"},       // exact beats the prefix routes
-		{path: "/a/b/", want: "ab-star"},    // longest prefix first
-		{path: "/a/b/c", want: "ab-star"},   // longest prefix first
+		{path: "/a/b", want: "exact"},     // exact beats the prefix routes
+		{path: "/a/b/", want: "ab-star"},  // longest prefix first
+		{path: "/a/b/c", want: "ab-star"}, // longest prefix first
 		{path: "/a/c", want: "a-slash-star"},
 		{path: "/a/", want: "a-slash-star"}, // a prefix matches itself
 		{path: "/a", want: "a-star"},        // "/a/*" needs the slash, "/a*" does not
