@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,6 +18,8 @@ type Snapshot struct {
 	Upstreams map[string]*UpstreamSet
 	Routes    []Route
 	stream    map[uint16][]*StreamTarget // by server_port; 0 = any port
+	// HTTP is the compiled L7 router, set by a Store.Compile hook.
+	HTTP any
 }
 
 // StreamTarget is a compiled stream route.
@@ -295,13 +298,27 @@ func resolve(host string) ([]netip.Addr, error) {
 type Store struct {
 	cur     atomic.Pointer[Snapshot]
 	version atomic.Int64
+	mu      sync.Mutex
+	// Compile runs on every snapshot before it is published, for what core
+	// cannot build itself (the L7 router lives above core in the import
+	// map). An error rejects the snapshot; the one in force keeps serving.
+	Compile []func(*Snapshot) error
 }
 
 // Load returns the current snapshot (nil before the first publish).
 func (s *Store) Load() *Snapshot { return s.cur.Load() }
 
-// Publish makes snap current; sessions already running keep theirs.
-func (s *Store) Publish(snap *Snapshot) {
+// Publish compiles snap and makes it current; sessions already running keep
+// theirs. On error nothing changes.
+func (s *Store) Publish(snap *Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.Compile {
+		if err := c(snap); err != nil {
+			return err
+		}
+	}
 	snap.Version = s.version.Add(1)
 	s.cur.Store(snap)
+	return nil
 }

@@ -53,7 +53,9 @@ func startProxy(t *testing.T, routes string, extra string) *proxy {
 		t.Fatal(err)
 	}
 	p := &proxy{store: &core.Store{}, cfg: cfg, dir: dir}
-	p.store.Publish(snap)
+	if err := p.store.Publish(snap); err != nil {
+		t.Fatal(err)
+	}
 	p.group, err = core.NewGroup(cfg.WorkerCount(), cfg.Stream.BufferSize)
 	if err != nil {
 		t.Fatal(err)

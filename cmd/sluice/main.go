@@ -87,7 +87,9 @@ func run(cfg *core.Config, routesPath string) error {
 		return err
 	}
 	var store core.Store
-	store.Publish(snap)
+	if err := store.Publish(snap); err != nil {
+		return err
+	}
 
 	group, err := core.NewGroup(workers, cfg.Stream.BufferSize)
 	if err != nil {
@@ -132,7 +134,10 @@ func reload(cfg *core.Config, routesPath string, workers int, store *core.Store)
 		core.Errorf("reload rejected, previous config keeps serving: %v", err)
 		return
 	}
-	store.Publish(snap)
+	if err := store.Publish(snap); err != nil {
+		core.Errorf("reload rejected, previous config keeps serving: %v", err)
+		return
+	}
 	core.ResetOnce()
 	core.Infof("reloaded %s (version %d)", routesPath, snap.Version)
 }
