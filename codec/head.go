@@ -166,6 +166,39 @@ func isName(n []byte, lowerName string) bool {
 	return true
 }
 
+// fieldLine parses a complete field line that arrived in one piece, the
+// common case, with everything in locals. On any error it defers to
+// scanField, which names the same error a split line would get.
+func (h *head) fieldLine(b []byte) (int, error) {
+	j := 0
+	for j < len(b) && tokenChar[b[j]] {
+		j++
+	}
+	if j == 0 || j == len(b) || b[j] != ':' {
+		return h.scanField(b, true)
+	}
+	v := j + 1
+	for v < len(b) && isOWS(b[v]) {
+		v++
+	}
+	if !valueOK(b[v:]) {
+		return h.scanField(b, true)
+	}
+	e := len(b)
+	for e > v && isOWS(b[e-1]) {
+		e--
+	}
+	if len(h.fields) == h.limits.MaxFields {
+		return 0, ErrTooManyFields
+	}
+	off := uint32(h.pos)
+	h.fields = append(h.fields, field{
+		name:  span{off, off + uint32(j)},
+		value: span{off + uint32(v), off + uint32(e)},
+	})
+	return len(h.fields) - 1, nil
+}
+
 // scanField validates a field line left to right from where the previous
 // call stopped, so that an error is the same whether the line arrived whole
 // or a byte at a time, and no byte is looked at twice. b is the line from
@@ -374,7 +407,12 @@ func (h *head) parseFields() error {
 			h.end = next
 			return nil
 		}
-		idx, err := h.scanField(line, true)
+		var idx int
+		if h.lineI == 0 {
+			idx, err = h.fieldLine(line)
+		} else {
+			idx, err = h.scanField(line, true)
+		}
 		if err != nil {
 			return err
 		}

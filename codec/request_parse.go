@@ -1,5 +1,7 @@
 package codec
 
+import "bytes"
+
 // Request is a parsed request head: offsets into the caller's buffer plus
 // what the fields say about framing and the connection. Reuse one per
 // connection: Reset it before each message. The first Parse allocates the
@@ -288,17 +290,10 @@ func hasPort(a []byte) bool {
 	return i < len(a) && i > 1 && a[i-1] == ':'
 }
 
-// pathQuery validates path ["?" query] and splits it at the first '?'.
+// pathQuery splits path ["?" query] at the first '?'. Its bytes were
+// already checked against targetChar by scanRequestLine.
 func (r *Request) pathQuery(t []byte, off int) error {
-	q := -1
-	for i, c := range t {
-		if !targetChar[c] {
-			return ErrBadTarget
-		}
-		if c == '?' && q < 0 {
-			q = i
-		}
-	}
+	q := bytes.IndexByte(t, '?')
 	if q < 0 {
 		r.path = span{uint32(off), uint32(off + len(t))}
 		r.query = span{uint32(off + len(t)), uint32(off + len(t))}
