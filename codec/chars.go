@@ -1,6 +1,9 @@
 package codec
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Character classes as 256-entry tables: one load per byte beats a chain of
 // comparisons in the loops that touch every byte of a head.
@@ -145,6 +148,22 @@ func nextListElem(v []byte) (elem, rest []byte) {
 	}
 }
 
+// pctOK reports whether every '%' in b starts a pct-encoded octet,
+// "%" HEXDIG HEXDIG (RFC 3986 §2.1): a malformed escape decodes differently
+// in every upstream, so it is refused at the edge.
+func pctOK(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '%')
+		if i < 0 {
+			return true
+		}
+		if i+2 >= len(b) || hexVal[b[i+1]] < 0 || hexVal[b[i+2]] < 0 {
+			return false
+		}
+		b = b[i+3:]
+	}
+}
+
 // hostOK validates uri-host [":" port] (RFC 9110 §7.2, RFC 3986 §3.2.2).
 // Userinfo is refused: '@' is not in the tables (RFC 9110 §4.2.4 tells
 // recipients to treat it as an error).
@@ -163,6 +182,9 @@ func hostOK(b []byte) bool {
 		for i < len(b) && hostChar[b[i]] {
 			i++
 		}
+	}
+	if !pctOK(b[:i]) {
+		return false
 	}
 	if i == len(b) {
 		return true

@@ -238,7 +238,7 @@ func versionByte(k int, c byte) error {
 // parseTarget checks the request-target form against the method
 // (RFC 9112 §3.2) and records path, query and authority.
 func (r *Request) parseTarget(t []byte, off int) error {
-	if len(t) == 0 {
+	if len(t) == 0 || !pctOK(t) {
 		return ErrBadTarget
 	}
 	switch {
