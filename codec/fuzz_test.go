@@ -338,7 +338,6 @@ func checkRewrite(t *testing.T, r *Request) {
 	}
 }
 
-
 func addCorpusSeedsResponse(f *testing.F) {
 	for _, c := range loadLLHTTPIfPresent() {
 		if c.Kind == "response" {
