@@ -86,6 +86,7 @@ func RunGnetProxy(rs []Route) error {
 		gnet.WithNumEventLoop(1),
 		gnet.WithMulticore(false),
 		gnet.WithReusePort(false),
+		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(quietLogger{}),
 	)

@@ -365,7 +365,7 @@ func startHAProxy(e *Env, dir, conf string) (*Proc, error) {
 
 func caddyL7(e *Env, dir string, rs []Route) (*Proc, error) {
 	var b strings.Builder
-	b.WriteString("{\n  admin off\n  auto_https off\n  persist_config off\n}\n")
+	b.WriteString("{\n  admin off\n  auto_https off\n}\n")
 	for _, r := range rs {
 		fmt.Fprintf(&b, "http://127.0.0.1:%d {\n  reverse_proxy %s\n}\n", r.Port, r.Upstream)
 	}

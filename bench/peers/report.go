@@ -16,6 +16,7 @@ type Metric struct {
 	Scale       float64 // shown value = raw / Scale
 	Decimals    int
 	LowerBetter bool // latency, memory
+	NoRatio     bool // ratios would divide by figures near zero
 }
 
 // Show formats a raw value in the metric's unit.
@@ -94,6 +95,9 @@ func (r *Results) Get(metric, row string) (Stat, bool) {
 // best is the best median among the peer rows, and which row it was.
 func (r *Results) best(m Metric) (float64, string) {
 	bv, br := math.NaN(), ""
+	if m.NoRatio {
+		return bv, br
+	}
 	for _, p := range r.Peers {
 		st, ok := r.Get(m.Key, p)
 		if !ok {
@@ -119,6 +123,7 @@ func (r *Results) Write(w io.Writer) {
 	for _, m := range r.Metrics {
 		bv, br := r.best(m)
 		direct, hasDirect := r.Get(m.Key, "direct")
+		hasDirect = hasDirect && !m.NoRatio
 		fmt.Fprintf(w, "\n%s, %s", m.Title, m.Unit)
 		if m.LowerBetter {
 			fmt.Fprint(w, " (lower is better)")
