@@ -9,6 +9,13 @@ missing=()
 for w in "${want[@]}"; do
   command -v "${w%%:*}" >/dev/null 2>&1 || missing+=("${w#*:}")
 done
+# Debian builds nginx's stream (TCP) module as a loadable module in its own
+# package; the harness's nginx L4 rows need it.
+if ! command -v nginx >/dev/null 2>&1 ||
+   { nginx -V 2>&1 | grep -q -- '--with-stream=dynamic' &&
+     [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]; }; then
+  missing+=(libnginx-mod-stream)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-peers: not root; missing: ${missing[*]} (those rows will be skipped)"

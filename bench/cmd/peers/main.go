@@ -37,6 +37,7 @@ type options struct {
 	redisN    int
 	wrkTime   time.Duration
 	idleConns int
+	idleHTTP  int
 	floodTime time.Duration
 	keep      bool
 }
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&redisN, "redis-n", 200000, "redis-benchmark requests per run at -P 1 (5× that at -P 16)")
 	flag.DurationVar(&wrkTime, "wrk-time", 10*time.Second, "wrk duration per run at -c50 (half that at -c1)")
 	flag.IntVar(&idle, "idle-conns", 9900, "idle proxied connections for the memory test (bounded by RLIMIT_NOFILE/2)")
+	flag.IntVar(&o.idleHTTP, "idle-http", 9900, "idle keep-alive HTTP connections for the L7 memory test (haproxy caps at (RLIMIT_NOFILE-100)/2 here)")
 	flag.DurationVar(&floodTime, "flood-time", 5*time.Second, "how long the flood client does not read")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs and logs) and print its path")
 	flag.StringVar(&role, "role", "", "internal: run as gnetproxy, stdproxy or upstreams")
@@ -74,6 +76,7 @@ func main() {
 	}
 	if quick {
 		round, iperfTime, redisN, wrkTime, idle, floodTime = 1, time.Second, 20000, 2*time.Second, 1000, 2*time.Second
+		o.idleHTTP = 1000
 	}
 	o.rounds, o.iperfTime, o.redisN, o.wrkTime, o.idleConns, o.floodTime = round, iperfTime, redisN, wrkTime, idle, floodTime
 	o.suites = set(suite)
@@ -181,14 +184,16 @@ func run(o options) int {
 	}
 	h := &harness{o: o, env: env, ctx: ctx}
 	h.header()
-	if o.suites["l4"] {
-		h.l4()
-	}
-	if o.suites["mem"] {
-		h.mem()
-	}
-	if o.suites["l7"] {
-		h.l7()
+	for _, s := range []struct {
+		name string
+		run  func()
+	}{{"l4", h.l4}, {"mem", h.mem}, {"l7", h.l7}} {
+		if o.suites[s.name] && ctx.Err() == nil {
+			start := time.Now()
+			s.run()
+			fmt.Printf("\n(%s suite: %v; load average at its end: %s — this harness alone keeps it near 2)\n",
+				s.name, time.Since(start).Round(time.Second), loadavg())
+		}
 	}
 	return 0
 }
@@ -250,6 +255,7 @@ func (h *harness) header() {
 	}
 	fmt.Printf("- rounds: %d, interleaved (each round runs every row once per benchmark, in turn, starting one row later each round); median [min–max]\n", h.o.rounds)
 	fmt.Printf("- RLIMIT_NOFILE: %d\n", h.env.Nofile)
+	fmt.Printf("- load average at start: %s (anything above 0 is other work on the machine; it makes the absolute figures noisy)\n", loadavg())
 	for _, v := range [][]string{
 		{"nginx", "-v"}, {"haproxy", "-v"}, {"caddy", "version"}, {"iperf3", "-v"},
 		{"redis-server", "-v"}, {"wrk", "-v"},
@@ -294,4 +300,16 @@ func onlineCPUs() int {
 		n += z - a + 1
 	}
 	return n
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

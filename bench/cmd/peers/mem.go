@@ -27,7 +27,7 @@ func (h *harness) mem() {
 		fmt.Println("\nmemory suite not run:", err)
 		return
 	}
-	u := peers.Upstreams{Hold: ports[0], Flood: ports[1], Ctrl: ports[2]}
+	u := peers.Upstreams{Hold: ports[0], Flood: ports[1], Ctrl: ports[2], HTTP: ports[3]}
 	up, err := h.startUpstream("upstreams", u.Ctrl, h.env.Self, "-role", "upstreams", "-upstreams", peers.FormatUpstreams(u))
 	if err != nil {
 		fmt.Println("\nmemory suite not run:", err)
@@ -91,6 +91,75 @@ func (h *harness) mem() {
 	res.Write(os.Stdout)
 	fmt.Println("\nSummary, memory (× best of nginx/haproxy; lower is better):")
 	res.WriteSummary(os.Stdout)
+	if h.ctx.Err() == nil {
+		h.memHTTP(u)
+	}
+}
+
+var mIdleHTTP = peers.Metric{Key: "idlehttp", Title: "RSS per idle keep-alive HTTP client connection", Unit: "KB", Scale: 1, Decimals: 2, LowerBetter: true}
+
+// memHTTP measures the RSS cost of idle keep-alive client connections to an
+// HTTP proxy: each connection makes one request (1 KiB response from the Go
+// origin), reads the whole response, and then stays open and idle.
+func (h *harness) memHTTP(u peers.Upstreams) {
+	n := h.o.idleHTTP
+	// The driver holds one descriptor per connection; the proxy one, plus its
+	// upstream pool.
+	if limit := int(h.env.Nofile) - 500; n > limit {
+		n = limit
+	}
+	fmt.Printf("\n### Idle keep-alive HTTP connections (L7)\n\n%d client connections, one GET each (1 KiB response from the Go origin), then idle; KB = (RSS after − RSS before) / connections.\n", n)
+	pxs, skipped := h.proxies(true)
+	var rows []string
+	for _, px := range peers.Catalogue() {
+		if px.StartL7 != nil && (len(h.o.only) == 0 || h.o.only[px.Name]) {
+			rows = append(rows, px.Name)
+		}
+	}
+	res := peers.NewResults(rows, peerRows, mIdleHTTP)
+	for name, why := range skipped {
+		res.SetStatus(name, why)
+	}
+	for _, px := range pxs {
+		if h.ctx.Err() != nil {
+			break
+		}
+		port, err := peers.FreePorts(1)
+		if err != nil {
+			res.SetStatus(px.Name, "failed to start: "+err.Error())
+			continue
+		}
+		p, err := px.Launch(h.env, true, []peers.Route{{Port: port[0], Upstream: "127.0.0.1:" + strconv.Itoa(u.HTTP)}})
+		if err != nil {
+			res.SetStatus(px.Name, "failed to start: "+err.Error())
+			h.logf("%s: failed to start: %v", px.Name, err)
+			continue
+		}
+		time.Sleep(500 * time.Millisecond)
+		rss0 := p.RSS()
+		conns, err := peers.OpenIdleHTTP("127.0.0.1:"+strconv.Itoa(port[0]), n, 64, 90*time.Second)
+		time.Sleep(time.Second)
+		rss1 := p.RSS()
+		done, xerr := p.Exited()
+		peers.CloseAll(conns)
+		p.Stop(2 * time.Second)
+		switch {
+		case done:
+			res.Fail(mIdleHTTP.Key, px.Name, fmt.Errorf("died holding idle connections (%v): %s", xerr, p.LogTail(2)))
+			continue
+		case len(conns) == 0:
+			res.Fail(mIdleHTTP.Key, px.Name, fmt.Errorf("no request answered: %v", err))
+			continue
+		}
+		per := float64(rss1-rss0) / 1024 / float64(len(conns))
+		res.Add(mIdleHTTP.Key, px.Name, per)
+		if len(conns) < n {
+			res.Note(mIdleHTTP.Key, px.Name, fmt.Sprintf("only %d of %d connections answered (%v)", len(conns), n, err))
+		}
+		h.logf("idle http %-8s %d conns: RSS %.1f → %.1f MiB, %.2f KB/conn", px.Name, len(conns),
+			float64(rss0)/(1<<20), float64(rss1)/(1<<20), per)
+	}
+	res.Write(os.Stdout)
 }
 
 func (h *harness) idle(res *peers.Results, row string, p *peers.Proc, port, ctrl, n int) {
