@@ -123,7 +123,9 @@ func (d *ChunkedDecoder) line(p []byte) (line []byte, adv int, err error) {
 	i := bytes.IndexByte(p[from:], '\n')
 	if i < 0 {
 		d.scanned = len(p)
-		if len(p) > limit+1 {
+		// A pending trailer line counts against the section with at least
+		// the LF it still needs; a chunk-size line may end in its CR.
+		if d.state == chTrailer && d.trailerB+len(p)+1 > limit || len(p) > limit+1 {
 			return nil, 0, d.tooLong()
 		}
 		return nil, 0, ErrNeedMore
