@@ -40,6 +40,7 @@ type options struct {
 	idleHTTP  int
 	floodTime time.Duration
 	keep      bool
+	waitQuiet time.Duration
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&idle, "idle-conns", 9900, "idle proxied connections for the memory test (bounded by RLIMIT_NOFILE/2)")
 	flag.IntVar(&o.idleHTTP, "idle-http", 9900, "idle keep-alive HTTP connections for the L7 memory test (haproxy caps at (RLIMIT_NOFILE-100)/2 here)")
 	flag.DurationVar(&floodTime, "flood-time", 5*time.Second, "how long the flood client does not read")
+	flag.DurationVar(&o.waitQuiet, "wait-quiet", 0, "before starting, wait up to this long for the machine's CPUs to be under 15% busy with other work")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs and logs) and print its path")
 	flag.StringVar(&role, "role", "", "internal: run as gnetproxy, stdproxy or upstreams")
 	flag.StringVar(&routes, "routes", "", "internal: PORT=HOST:PORT,… for the proxy roles")
@@ -178,12 +180,22 @@ func run(o options) int {
 			sluicePath = abs
 		}
 	}
+	// One build for the whole run, whatever `make build` does meanwhile.
+	if b, err := os.ReadFile(sluicePath); err == nil {
+		snap := filepath.Join(dir, "sluice")
+		if os.WriteFile(snap, b, 0o755) == nil {
+			sluicePath = snap
+		}
+	}
 	env := &peers.Env{Dir: dir, CPU: o.proxyCPU, Self: self, Sluice: sluicePath, Nofile: nofile}
 	if onlineCPUs() < 2 {
 		env.CPU, o.loadCPU = -1, -1
 	}
 	h := &harness{o: o, env: env, ctx: ctx}
 	h.header()
+	if o.waitQuiet > 0 {
+		h.waitQuiet(o.waitQuiet)
+	}
 	for _, s := range []struct {
 		name string
 		run  func()
@@ -262,10 +274,11 @@ func (h *harness) header() {
 	} {
 		fmt.Printf("- %s: %s\n", v[0], version(v...))
 	}
-	if fi, err := os.Stat(h.env.Sluice); err == nil {
-		fmt.Printf("- sluice: %s (built %s)\n", h.env.Sluice, fi.ModTime().Format("2006-01-02 15:04"))
+	if fi, err := os.Stat(h.o.sluice); err == nil {
+		ver, _ := peers.Run(h.ctx, -1, 5*time.Second, h.env.Sluice, "version")
+		fmt.Printf("- sluice: %s, %s (built %s)\n", h.o.sluice, strings.TrimSpace(string(ver)), fi.ModTime().Format("2006-01-02 15:04"))
 	} else {
-		fmt.Printf("- sluice: %s not found\n", h.env.Sluice)
+		fmt.Printf("- sluice: %s not found (make build)\n", h.o.sluice)
 	}
 }
 
@@ -312,4 +325,50 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// cpuBusy is the fraction of all CPUs' time spent busy over d, from
+// /proc/stat.
+func cpuBusy(d time.Duration) float64 {
+	read := func() (busy, total float64) {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return 0, 0
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line)
+		for i, x := range f[1:] {
+			v, _ := strconv.ParseFloat(x, 64)
+			total += v
+			if i != 3 && i != 4 { // idle, iowait
+				busy += v
+			}
+		}
+		return busy, total
+	}
+	b0, t0 := read()
+	time.Sleep(d)
+	b1, t1 := read()
+	if t1 <= t0 {
+		return 0
+	}
+	return (b1 - b0) / (t1 - t0)
+}
+
+func (h *harness) waitQuiet(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for h.ctx.Err() == nil {
+		busy := cpuBusy(2 * time.Second)
+		if busy < 0.15 {
+			h.logf("machine quiet (%.0f%% busy); starting", busy*100)
+			return
+		}
+		if time.Now().After(deadline) {
+			h.logf("machine still %.0f%% busy after waiting %v; starting anyway", busy*100, limit)
+			fmt.Printf("- started on a busy machine: %.0f%% of CPU time in use by other work\n", busy*100)
+			return
+		}
+		h.logf("machine %.0f%% busy with other work; waiting", busy*100)
+		time.Sleep(3 * time.Second)
+	}
 }
