@@ -218,7 +218,7 @@ func (w *HeadWriter) hopByHop(h *head, name []byte, tunnel bool) bool {
 			return !tunnel
 		}
 	}
-	if h.flags&flagConnOther == 0 {
+	if h.flags&flagConnOther == 0 || isEndToEnd(name) {
 		return false
 	}
 	// Fields named by Connection are hop-by-hop too (RFC 9110 §7.6.1).
@@ -234,6 +234,14 @@ func (w *HeadWriter) hopByHop(h *head, name []byte, tunnel bool) bool {
 		}
 	}
 	return false
+}
+
+// isEndToEnd reports fields that a Connection option must never remove:
+// dropping the framing fields or Host because a client listed them would
+// hand the upstream a differently framed message (a smuggling trick), and
+// RFC 9110 §7.6.1 forbids naming fields meant for all recipients anyway.
+func isEndToEnd(name []byte) bool {
+	return isName(name, "content-length") || isName(name, "transfer-encoding") || isName(name, "host")
 }
 
 // finish appends the fields the edits add, the tunnel's Connection line and

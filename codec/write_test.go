@@ -38,6 +38,17 @@ func TestWriteRequestHopByHop(t *testing.T) {
 	}
 }
 
+// A client cannot make the proxy strip framing or Host by naming them as
+// connection options.
+func TestWriteRequestConnectionNamesFraming(t *testing.T) {
+	in := "POST / HTTP/1.1\r\nHost: h\r\nConnection: Content-Length, Host, Transfer-Encoding, X-Hop\r\n" +
+		"Content-Length: 5\r\nX-Hop: 1\r\n\r\n"
+	out, _, _ := writeReq(t, in, nil)
+	if want := "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"; out != want {
+		t.Fatalf("got  %q\nwant %q", out, want)
+	}
+}
+
 func TestWriteRequestTunnel(t *testing.T) {
 	in := "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n"
 	var e Edits
