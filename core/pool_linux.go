@@ -71,3 +71,10 @@ func (p *bufPool) put(b []byte) {
 		p.free = append(p.free, b[:cap(b)])
 	}
 }
+
+// GetBuf borrows one of the loop's buffers (BufferSize bytes); give it back
+// with PutBuf once nothing refers to it.
+func (l *Loop) GetBuf() []byte { return l.bufs.get() }
+
+// PutBuf returns a buffer taken with GetBuf.
+func (l *Loop) PutBuf(b []byte) { l.bufs.put(b) }

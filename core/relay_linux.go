@@ -93,11 +93,28 @@ func (s *relaySide) OnEvent(ev uint32) {
 // ownership of both. Each must be registered on l already or not at all: an
 // unregistered one is registered here.
 func NewRelay(l *Loop, a, b int, opts *RelayOptions, onDone func(*Relay, error)) (*Relay, error) {
+	return NewRelayWith(l, a, b, opts, onDone, nil, nil)
+}
+
+// NewRelayWith is NewRelay for a connection that already read bytes meant
+// for the other side (a tunnel after an HTTP upgrade): toB is sent to b and
+// toA to a before anything else. Each must fit the loop's buffer size.
+func NewRelayWith(l *Loop, a, b int, opts *RelayOptions, onDone func(*Relay, error), toB, toA []byte) (*Relay, error) {
 	r := &Relay{loop: l, opts: opts, OnDone: onDone}
 	r.a = relaySide{r: r, fd: a, readable: true, writable: true}
 	r.b = relaySide{r: r, fd: b, readable: true, writable: true}
 	r.ab = relayDir{src: &r.a, dst: &r.b, splice: opts.Splice == SpliceOn}
 	r.ba = relayDir{src: &r.b, dst: &r.a, splice: opts.Splice == SpliceOn}
+	for _, p := range [2]struct {
+		d    *relayDir
+		data []byte
+	}{{&r.ab, toB}, {&r.ba, toA}} {
+		if len(p.data) > 0 {
+			p.d.splice = false // pending bytes go first, through the copy path
+			p.d.buf = l.bufs.get()
+			p.d.n = copy(p.d.buf, p.data)
+		}
+	}
 	for _, s := range []*relaySide{&r.a, &r.b} {
 		if s.fd < len(l.slots) && l.slots[s.fd].h != nil {
 			l.SetHandler(s.fd, s)

@@ -137,7 +137,7 @@ type Route struct {
 	Status         *int              `yaml:"status"`
 	Upstream       *Upstream         `yaml:"upstream"`
 	UpstreamID     string            `yaml:"upstream_id"`
-	Vars           any               `yaml:"vars" unsupported:"vars expressions"`
+	Vars           []any             `yaml:"vars"`
 	Plugins        map[string]any    `yaml:"plugins" unsupported:"plugins"`
 	PluginConfigID string            `yaml:"plugin_config_id" unsupported:"plugin_configs"`
 	ServiceID      string            `yaml:"service_id" unsupported:"services"`

@@ -17,7 +17,9 @@ type Snapshot struct {
 	Version   int64
 	Upstreams map[string]*UpstreamSet
 	Routes    []Route
-	stream    map[uint16][]*StreamTarget // by server_port; 0 = any port
+	// RouteUpstreams are the routes' inline upstreams, by route id.
+	RouteUpstreams map[string]*UpstreamSet
+	stream         map[uint16][]*StreamTarget // by server_port; 0 = any port
 	// HTTP is the compiled L7 router, set by a Store.Compile hook.
 	HTTP any
 }
@@ -44,6 +46,11 @@ type UpstreamSet struct {
 	RR      *RoundRobin
 	// Stream is how TCP sessions to this upstream are relayed.
 	Stream RelayOptions
+	// Timeout is the configured timeouts (0 where unset) and PassHost,
+	// UpstreamHost how HTTP requests carry Host: for the L7 proxy's defaults.
+	Timeout      Timeouts
+	PassHost     string
+	UpstreamHost string
 }
 
 // Defaults follow nginx's, which APISIX inherits: 60 s to connect, and for
@@ -84,9 +91,10 @@ func LoadResources(cfg *Config, path string, loops int) (*Snapshot, error) {
 
 func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error) {
 	s := &Snapshot{
-		Upstreams: map[string]*UpstreamSet{},
-		Routes:    res.Routes,
-		stream:    map[uint16][]*StreamTarget{},
+		Upstreams:      map[string]*UpstreamSet{},
+		Routes:         res.Routes,
+		RouteUpstreams: map[string]*UpstreamSet{},
+		stream:         map[uint16][]*StreamTarget{},
 	}
 	for i := range res.Upstreams {
 		u := &res.Upstreams[i]
@@ -179,9 +187,11 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 			return nil, d.errf(p+".upstream_id", nil, "no upstream with id %q", r.UpstreamID)
 		}
 		if r.Upstream != nil {
-			if _, err := compileUpstream(cfg, d, p+".upstream", r.Upstream, loops); err != nil {
+			us, err := compileUpstream(cfg, d, p+".upstream", r.Upstream, loops)
+			if err != nil {
 				return nil, err
 			}
+			s.RouteUpstreams[r.ID] = us
 		} else if r.UpstreamID == "" {
 			return nil, d.errf(p, nil, "needs upstream or upstream_id")
 		}
@@ -223,8 +233,19 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 	if len(u.Nodes) == 0 {
 		return nil, d.errf(p+".nodes", nil, "at least one node is required")
 	}
-	us := &UpstreamSet{ID: u.ID, Connect: DefaultConnectTimeout, Read: DefaultStreamIdleTimeout}
+	us := &UpstreamSet{ID: u.ID, Connect: DefaultConnectTimeout, Read: DefaultStreamIdleTimeout,
+		PassHost: u.PassHost, UpstreamHost: u.UpstreamHost}
+	switch u.PassHost {
+	case "", "pass", "node":
+	case "rewrite":
+		if u.UpstreamHost == "" {
+			return nil, d.errf(p+".upstream_host", nil, "required when pass_host is rewrite")
+		}
+	default:
+		return nil, d.errf(p+".pass_host", nil, "want pass, node or rewrite, got %q", u.PassHost)
+	}
 	if t := u.Timeout; t != nil {
+		us.Timeout = *t
 		for _, v := range []struct {
 			name string
 			val  float64

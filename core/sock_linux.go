@@ -148,3 +148,40 @@ func CloseReset(l *Loop, fd int) {
 	unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 	l.Close(fd)
 }
+
+// Writev writes iovs with one writev(2), using iov as scratch (no
+// allocation); it returns the bytes written. At most len(iov) slices go out.
+func Writev(fd int, iovs [][]byte, iov []unix.Iovec) (int, syscall.Errno) {
+	n := 0
+	for _, b := range iovs {
+		if len(b) == 0 {
+			continue
+		}
+		if n == len(iov) {
+			break
+		}
+		iov[n].Base = &b[0]
+		iov[n].SetLen(len(b))
+		n++
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+	for i := range n {
+		iov[i].Base = nil // drop references to buffers the caller may recycle
+	}
+	return int(r), e
+}
+
+// Advance drops n written bytes from the front of iovs, returning what is left.
+func Advance(iovs [][]byte, n int) [][]byte {
+	for len(iovs) > 0 && n >= len(iovs[0]) {
+		n -= len(iovs[0])
+		iovs = iovs[1:]
+	}
+	if len(iovs) > 0 && n > 0 {
+		iovs[0] = iovs[0][n:]
+	}
+	return iovs
+}

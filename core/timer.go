@@ -111,3 +111,10 @@ func (w *wheel) advance(now time.Time) {
 	}
 	w.cur = target
 }
+
+// WheelTick is the wheel's resolution.
+const WheelTick = wheelTick
+
+// Ticks is the loop's clock in wheel ticks, refreshed once per batch of
+// events: cheap enough to stamp activity on every read.
+func (w *wheel) Ticks() int64 { return w.cur }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-gateway/sluice/core"
 	"github.com/sluice-gateway/sluice/l4"
+	"github.com/sluice-gateway/sluice/l7"
 )
 
 var version = "dev"
@@ -86,7 +87,7 @@ func run(cfg *core.Config, routesPath string) error {
 	if err != nil {
 		return err
 	}
-	var store core.Store
+	store := &core.Store{Compile: []func(*core.Snapshot) error{l7.Compile}}
 	if err := store.Publish(snap); err != nil {
 		return err
 	}
@@ -95,26 +96,28 @@ func run(cfg *core.Config, routesPath string) error {
 	if err != nil {
 		return err
 	}
-	stream, err := l4.NewServer(group, &store, cfg.Listen.Stream.TCP)
+	stream, err := l4.NewServer(group, store, cfg.Listen.Stream.TCP)
 	if err != nil {
 		return err
 	}
-	if len(cfg.Listen.HTTP) > 0 {
-		core.Warnf("listen.http %v: the HTTP proxy is not part of this build yet; not listening", cfg.Listen.HTTP)
+	web, err := l7.NewServer(group, store, cfg.Listen.HTTP, l7.DefaultOptions())
+	if err != nil {
+		return err
 	}
 	group.Start()
-	core.Infof("sluice %s: %d worker loops; stream listeners %v; routes from %s (splice %s)",
-		version, workers, stream.Addrs, routesPath, cfg.Stream.Splice)
+	core.Infof("sluice %s: %d worker loops; http listeners %v; stream listeners %v; routes from %s (splice %s)",
+		version, workers, web.Addrs, stream.Addrs, routesPath, cfg.Stream.Splice)
 
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			reload(cfg, routesPath, workers, &store)
+			reload(cfg, routesPath, workers, store)
 			continue
 		}
 		core.Infof("%v: no longer accepting; draining open sessions for up to %v", s, cfg.Shutdown())
 		stream.StopAccepting()
+		web.StopAccepting()
 		left := stream.Drain(time.Now().Add(cfg.Shutdown()))
 		if left > 0 {
 			core.Warnf("drain deadline passed with %d sessions open; closing them", left)

@@ -1,0 +1,138 @@
+package l7
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/sluice-gateway/sluice/codec"
+	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/route"
+)
+
+// Options are the HTTP server's limits and timeouts.
+type Options struct {
+	// HeadTimeout bounds reading a whole request head (408 after it).
+	HeadTimeout time.Duration
+	// KeepaliveTimeout closes a client connection idle between requests.
+	KeepaliveTimeout time.Duration
+	// BodyTimeout closes a client whose request body stalls this long.
+	BodyTimeout time.Duration
+	// MaxRequests per client connection; 0 means no limit.
+	MaxRequests int
+	// Limits are the codec's limits for request heads.
+	Limits codec.Limits
+	// UpstreamIdle closes a pooled upstream connection unused this long.
+	UpstreamIdle time.Duration
+	// MaxIdlePerNode bounds a loop's pool of idle connections to one node.
+	MaxIdlePerNode int
+}
+
+// DefaultOptions are nginx-like defaults, with the head timeout of issue 4.
+func DefaultOptions() Options {
+	return Options{
+		HeadTimeout:      10 * time.Second,
+		KeepaliveTimeout: 60 * time.Second,
+		BodyTimeout:      60 * time.Second,
+		MaxRequests:      10000,
+		UpstreamIdle:     60 * time.Second,
+		MaxIdlePerNode:   64,
+	}
+}
+
+// Upstream timeouts when an upstream sets none: nginx's, which APISIX keeps.
+const defaultUpstreamTimeout = 60 * time.Second
+
+// Server is the HTTP/1.1 reverse proxy on the loops of a group.
+type Server struct {
+	group *core.Group
+	store *core.Store
+	opts  Options
+	ls    core.Listeners
+	loops []*loopState
+	// Addrs are the bound listener addresses, in config order.
+	Addrs []netip.AddrPort
+}
+
+// loopState is what one loop owns: its upstream keep-alive pools.
+type loopState struct {
+	pools map[netip.AddrPort]*idlePool
+}
+
+// NewServer listens on addrs on every loop of g; call before g.Start. The
+// store must have Compile among its hooks.
+func NewServer(g *core.Group, store *core.Store, addrs []string, opts Options) (*Server, error) {
+	s := &Server{group: g, store: store, opts: opts}
+	for range g.Loops {
+		s.loops = append(s.loops, &loopState{pools: map[netip.AddrPort]*idlePool{}})
+	}
+	for _, a := range addrs {
+		ap, err := core.ParseAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("l7: listen %q: %w", a, err)
+		}
+		bound, err := g.ListenTCP(&s.ls, ap, s.accept)
+		if err != nil {
+			s.ls.CloseNow()
+			return nil, fmt.Errorf("l7: listen %s: %w", a, err)
+		}
+		s.Addrs = append(s.Addrs, bound)
+	}
+	return s, nil
+}
+
+// StopAccepting closes the listeners; requests in flight go on.
+func (s *Server) StopAccepting() { s.group.CloseListeners(&s.ls) }
+
+// table is a snapshot's compiled HTTP routing.
+type table struct {
+	router *route.Router
+}
+
+// target is what a route leads to.
+type target struct {
+	id string
+	up *core.UpstreamSet
+	ws bool
+}
+
+// Compile builds the HTTP router of snap; it is a core.Store compile hook,
+// so a route the router refuses rejects the whole snapshot.
+func Compile(snap *core.Snapshot) error {
+	specs := make([]route.Spec, 0, len(snap.Routes))
+	for i := range snap.Routes {
+		r := &snap.Routes[i]
+		if r.Status != nil && *r.Status == 0 {
+			continue // disabled
+		}
+		up := snap.RouteUpstreams[r.ID]
+		if up == nil {
+			up = snap.Upstreams[r.UpstreamID]
+		}
+		if up == nil {
+			return fmt.Errorf("routes[%d] (%s): no upstream", i, r.ID)
+		}
+		specs = append(specs, route.Spec{
+			ID: r.ID, URI: r.URI, URIs: r.URIs, Host: r.Host, Hosts: r.Hosts,
+			Methods: r.Methods, RemoteAddr: r.RemoteAddr, RemoteAddrs: r.RemoteAddrs,
+			Vars: r.Vars, Priority: r.Priority,
+			Value: &target{id: r.ID, up: up, ws: r.EnableWS},
+		})
+	}
+	rt := route.New()
+	if err := rt.Build(specs); err != nil {
+		return fmt.Errorf("routes: %w", err)
+	}
+	snap.HTTP = &table{router: rt}
+	return nil
+}
+
+func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
+	c := &conn{srv: s, loop: l, ls: s.loops[l.ID], fd: fd, local: local, remote: remote}
+	c.init()
+	if err := l.Register(fd, c); err != nil {
+		l.Close(fd)
+		return
+	}
+	l.Conns.Add(1)
+}

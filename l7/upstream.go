@@ -1,0 +1,510 @@
+package l7
+
+import (
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/sluice-gateway/sluice/codec"
+	"github.com/sluice-gateway/sluice/core"
+	"golang.org/x/sys/unix"
+)
+
+// Upstream connection states.
+const (
+	upConnecting uint8 = iota
+	upSend             // writing the request head and body
+	upHead             // reading the response head
+	upBody             // streaming the response body to the client
+	upIdle             // in the loop's keep-alive pool
+	upClosed
+)
+
+// idlePool is one loop's idle keep-alive connections to one node, most
+// recently used last (LIFO keeps the warmest connection busy and lets the
+// others time out).
+type idlePool struct {
+	conns []*upConn
+	max   int
+}
+
+func (ls *loopState) pool(node netip.AddrPort) *idlePool {
+	p := ls.pools[node]
+	if p == nil {
+		p = &idlePool{max: 64}
+		ls.pools[node] = p
+	}
+	return p
+}
+
+func (p *idlePool) get() *upConn {
+	if n := len(p.conns); n > 0 {
+		u := p.conns[n-1]
+		p.conns[n-1] = nil
+		p.conns = p.conns[:n-1]
+		return u
+	}
+	return nil
+}
+
+func (p *idlePool) remove(u *upConn) {
+	for i, x := range p.conns {
+		if x == u {
+			last := len(p.conns) - 1
+			p.conns[i] = p.conns[last]
+			p.conns[last] = nil
+			p.conns = p.conns[:last]
+			return
+		}
+	}
+}
+
+// upConn is one connection to an upstream node. It serves one request at a
+// time for the client conn attached to it, and rests in its node's pool
+// between requests; a connection goes back to the pool only after a
+// complete response.
+type upConn struct {
+	loop     *core.Loop
+	ls       *loopState
+	node     netip.AddrPort
+	fd       int
+	readable bool
+	writable bool
+	state    uint8
+	c        *conn
+	connect  core.Connect
+	timer    core.Timer
+	active   int64
+	to       timeouts
+	reused   bool
+	sent     bool // a byte of the current request reached the node
+	gotResp  bool // a byte of the response arrived
+
+	in         []byte
+	start, end int
+	resp       codec.Response
+	body       codec.Body
+	hw         codec.HeadWriter
+	out        [][]byte
+	outStore   [8][]byte
+	iov        [16]unix.Iovec
+}
+
+func newUpConn(l *core.Loop, ls *loopState, node netip.AddrPort) *upConn {
+	return &upConn{loop: l, ls: ls, node: node, fd: -1}
+}
+
+func (u *upConn) dial(timeout time.Duration) {
+	u.state = upConnecting
+	u.connect.Start(u.loop, u.node, timeout, u)
+}
+
+// OnConnect is the end of dial.
+func (u *upConn) OnConnect(fd int, err error) {
+	c := u.c
+	if err != nil {
+		u.state = upClosed
+		c.up = nil
+		r := &resp502
+		if err == core.ErrConnectTimeout {
+			r = &resp504
+		}
+		core.WarnOnce("l7-connect-"+u.node.String()+err.Error(), "l7: upstream %s: %v", u.node, err)
+		c.connectUpstream(r)
+		return
+	}
+	u.fd = fd
+	u.loop.SetHandler(fd, u)
+	u.readable, u.writable = true, true
+	u.startRequest()
+}
+
+// attach gives a pooled connection the client's request.
+func (u *upConn) attach(c *conn) {
+	u.loop.Timers().Disarm(&u.timer)
+	u.c = c
+	u.reused = true
+	u.startRequest()
+}
+
+func (u *upConn) startRequest() {
+	c := u.c
+	u.state = upSend
+	u.sent, u.gotResp = false, false
+	u.to = c.timeouts()
+	u.resp.Reset()
+	u.resp.RequestMethod = c.req.MethodID()
+	u.out = append(u.outStore[:0], u.hw.Request(&c.req, &c.edits)...)
+	c.start += c.headLen
+	u.active = u.loop.Timers().Ticks()
+	u.loop.Timers().Arm(&u.timer, u.to.send, u)
+	u.progress()
+}
+
+func (u *upConn) OnEvent(ev uint32) {
+	if ev&core.EvIn != 0 {
+		u.readable = true
+	}
+	if ev&core.EvOut != 0 {
+		u.writable = true
+	}
+	if u.state == upIdle {
+		// An idle connection has nothing to say: data or EOF both end it.
+		if u.readable {
+			u.close()
+		}
+		return
+	}
+	u.progress()
+}
+
+// OnTimer is the send/read deadline, or the pool's idle timeout.
+func (u *upConn) OnTimer(*core.Timer) {
+	switch u.state {
+	case upIdle:
+		u.close()
+	case upSend, upHead, upBody:
+		limit := u.to.read
+		if u.state == upSend {
+			limit = u.to.send
+		}
+		idle := time.Duration(u.loop.Timers().Ticks()-u.active) * core.WheelTick
+		if left := limit - idle; left > 0 {
+			u.loop.Timers().Arm(&u.timer, left, u)
+			return
+		}
+		core.WarnOnce("l7-timeout-"+u.node.String(), "l7: upstream %s: timed out after %v", u.node, limit)
+		u.failed(&resp504, false)
+	}
+}
+
+// progress moves the exchange as far as the sockets allow.
+func (u *upConn) progress() {
+	c := u.c
+	for u.state == upSend {
+		if !u.flushOut() {
+			return
+		}
+		if c.reqBody.Done() {
+			u.state = upHead
+			u.active = u.loop.Timers().Ticks()
+			u.loop.Timers().Arm(&u.timer, u.to.read, u)
+			if c.timer.Armed() {
+				u.loop.Timers().Disarm(&c.timer) // the body timer
+			}
+			break
+		}
+		chunk, ok := c.bodyChunk()
+		if !ok || c.up != u {
+			return // the client failed or went away; it has dealt with u
+		}
+		if chunk == nil {
+			return // waiting for the client
+		}
+		u.out = append(u.outStore[:0], chunk)
+	}
+	if u.state == upHead || u.state == upBody {
+		u.readResponse()
+	}
+}
+
+// flushOut writes the queued request bytes; true when all are out.
+func (u *upConn) flushOut() bool {
+	for len(u.out) > 0 {
+		if !u.writable {
+			return false
+		}
+		n, e := core.Writev(u.fd, u.out, u.iov[:])
+		switch e {
+		case 0:
+		case syscall.EAGAIN:
+			u.writable = false
+			return false
+		case syscall.EINTR:
+			continue
+		default:
+			u.failed(&resp502, true)
+			return false
+		}
+		if n > 0 {
+			u.sent = true
+			u.active = u.loop.Timers().Ticks()
+		}
+		u.out = core.Advance(u.out, n)
+	}
+	u.out = u.out[:0]
+	return true
+}
+
+func (u *upConn) readResponse() {
+	c := u.c
+	for {
+		if u.state == upHead && u.start < u.end {
+			n, err := u.resp.Parse(u.in[u.start:u.end])
+			switch {
+			case err == nil:
+				if !u.onHead(n) {
+					return
+				}
+				continue
+			case err != codec.ErrNeedMore:
+				core.WarnOnce("l7-badresp-"+u.node.String(), "l7: upstream %s sent an invalid response: %v", u.node, err)
+				u.failed(&resp502, false)
+				return
+			case u.start == 0 && u.end == len(u.in):
+				core.WarnOnce("l7-bighead-"+u.node.String(), "l7: upstream %s: response head larger than the buffer", u.node)
+				u.failed(&resp502, false)
+				return
+			}
+		}
+		if u.state == upBody {
+			if u.start < u.end {
+				k, err := u.body.Skip(u.in[u.start:u.end])
+				if err != nil && err != codec.ErrNeedMore {
+					core.WarnOnce("l7-badbody-"+u.node.String(), "l7: upstream %s: bad response body framing: %v", u.node, err)
+					u.failed(&resp502, false)
+					return
+				}
+				if k > 0 {
+					c.queue(u.in[u.start : u.start+k])
+					u.start += k
+				}
+			}
+			if !c.flush() {
+				return // resumed when the client can take more
+			}
+			if u.body.Done() {
+				u.complete()
+				return
+			}
+		}
+		if len(c.out) > 0 {
+			return // views into in are still queued for the client
+		}
+		if !u.fill() {
+			return
+		}
+	}
+}
+
+// onHead handles a parsed response head of n bytes; false means stop.
+func (u *upConn) onHead(n int) bool {
+	c := u.c
+	st := u.resp.Status()
+	if u.resp.Interim() {
+		// 100 Continue and friends pass through; the final answer follows.
+		c.queue(u.in[u.start : u.start+n])
+		u.start += n
+		u.resp.Reset()
+		u.resp.RequestMethod = c.req.MethodID()
+		return true
+	}
+	if st == 101 {
+		if !c.edits.Tunnel {
+			u.failed(&resp502, false)
+			return false
+		}
+		c.queue(u.hw.Response(&u.resp, nil)...)
+		u.start += n
+		u.tunnel()
+		return false
+	}
+	c.respStarted = true
+	u.body.Reset(u.resp.Framing(), codec.Limits{})
+	if u.body.Kind() == codec.BodyUntilClose {
+		c.closeAfter = true
+	}
+	var e *codec.Edits
+	if c.closeAfter {
+		e = &c.edits
+		e.Reset()
+		e.Set(hdrConnection, valClose)
+	}
+	c.queue(u.hw.Response(&u.resp, e)...)
+	u.start += n
+	u.state = upBody
+	return true
+}
+
+// fill reads from the node; false means nothing more now.
+func (u *upConn) fill() bool {
+	if !u.readable {
+		return false
+	}
+	if u.in == nil {
+		u.in = u.loop.GetBuf()
+		u.start, u.end = 0, 0
+	}
+	if u.start == u.end {
+		u.start, u.end = 0, 0
+	} else if u.end == len(u.in) {
+		u.end = copy(u.in, u.in[u.start:u.end])
+		u.start = 0
+	}
+	n, e := core.Read(u.fd, u.in[u.end:])
+	switch {
+	case e == syscall.EAGAIN:
+		u.readable = false
+		return false
+	case e == syscall.EINTR:
+		return true
+	case e != 0 || n == 0:
+		u.readable = false
+		u.ended(e)
+		return false
+	}
+	u.end += n
+	u.gotResp = true
+	u.active = u.loop.Timers().Ticks()
+	return true
+}
+
+// ended handles the node's FIN or reset.
+func (u *upConn) ended(e syscall.Errno) {
+	c := u.c
+	if u.state == upBody && u.body.Kind() == codec.BodyUntilClose && e == 0 {
+		c.closeAfter = true
+		u.complete()
+		return
+	}
+	if u.state == upBody {
+		c.state = stDone // a truncated answer: the client must see the close
+	}
+	// Nothing of the answer arrived on a connection that had served before:
+	// the node closed it while we were sending; safe to retry when the
+	// request can be sent again.
+	retry := u.reused && !u.gotResp && u.state != upBody
+	u.failed(&resp502, retry)
+}
+
+// failed ends the exchange on this connection with r, retrying on another
+// connection when retry allows and the request can be replayed.
+func (u *upConn) failed(r *cannedResponse, retry bool) {
+	c := u.c
+	u.close()
+	if c == nil || c.up != u {
+		return
+	}
+	c.up = nil
+	if c.state == stDone || c.respStarted {
+		c.abort()
+		return
+	}
+	if retry && u.sent && !replayable(c) {
+		retry = false
+	}
+	if retry || !u.sent {
+		if u.reused {
+			c.tries-- // a stale pooled connection is not the node's fault
+		}
+		c.connectUpstream(r)
+		return
+	}
+	c.fail(r)
+}
+
+// replayable: the request can be sent again after bytes of it went out, as
+// its head is still in the buffer and it has no body (and is idempotent).
+func replayable(c *conn) bool {
+	switch c.req.MethodID() {
+	case codec.MethodGet, codec.MethodHead, codec.MethodOptions, codec.MethodTrace, codec.MethodPut, codec.MethodDelete:
+	default:
+		return false
+	}
+	if c.req.Framing().Kind != codec.BodyNone {
+		return false
+	}
+	c.start -= c.headLen // the head is re-sent from the buffer
+	return true
+}
+
+// complete ends an exchange whose response is whole: pool the connection if
+// it can serve again, and let the client go on.
+func (u *upConn) complete() {
+	c := u.c
+	c.up = nil
+	u.c = nil
+	if u.resp.KeepAlive() && u.start == u.end && u.body.Kind() != codec.BodyUntilClose {
+		u.toPool()
+	} else {
+		u.close()
+	}
+	c.finish()
+}
+
+func (u *upConn) toPool() {
+	p := u.ls.pool(u.node)
+	if len(p.conns) >= p.max {
+		u.close()
+		return
+	}
+	u.state = upIdle
+	if u.in != nil {
+		u.loop.PutBuf(u.in)
+		u.in = nil
+	}
+	u.start, u.end = 0, 0
+	p.conns = append(p.conns, u)
+	u.loop.Timers().Arm(&u.timer, 60*time.Second, u)
+}
+
+// discard drops the connection, mid-exchange (the client went away).
+func (u *upConn) discard() {
+	u.c = nil
+	u.close()
+}
+
+func (u *upConn) close() {
+	if u.state == upClosed {
+		return
+	}
+	if u.state == upIdle {
+		u.ls.pool(u.node).remove(u)
+	}
+	if u.state == upConnecting {
+		u.connect.Cancel()
+	}
+	u.state = upClosed
+	u.loop.Timers().Disarm(&u.timer)
+	if u.in != nil {
+		u.loop.PutBuf(u.in)
+		u.in = nil
+	}
+	u.out = nil
+	if u.fd >= 0 {
+		u.loop.Close(u.fd)
+		u.fd = -1
+	}
+}
+
+// tunnel turns the client and node connections into a relay after a 101,
+// carrying over bytes either side already sent.
+func (u *upConn) tunnel() {
+	c := u.c
+	var toClient []byte
+	for _, b := range c.out {
+		toClient = append(toClient, b...)
+	}
+	toClient = append(toClient, u.in[u.start:u.end]...)
+	var toNode []byte
+	if c.start < c.end {
+		toNode = append(toNode, c.in[c.start:c.end]...)
+	}
+	c.out = c.out[:0]
+	u.loop.Timers().Disarm(&u.timer)
+	u.loop.Timers().Disarm(&c.timer)
+	if u.in != nil {
+		u.loop.PutBuf(u.in)
+		u.in = nil
+	}
+	c.start, c.end = 0, 0
+	c.release()
+	cfd, ufd := c.fd, u.fd
+	c.state, u.state = stDone, upClosed
+	c.up, u.c, u.fd = nil, nil, -1
+	loop := u.loop
+	opts := &c.tgt.up.Stream
+	if _, err := core.NewRelayWith(loop, cfd, ufd, opts, func(*core.Relay, error) { loop.Conns.Add(-1) }, toNode, toClient); err != nil {
+		core.Errorf("l7: tunnel: %v", err)
+	}
+}
