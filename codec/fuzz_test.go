@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httputil"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -338,4 +339,37 @@ func addCorpusSeedsResponse(f *testing.F) {
 			}
 		}
 	}
+}
+
+// FuzzChunked holds the chunked decoder to itself and to net/http: fed
+// whole, a byte at a time or three at a time it must end the same way, and
+// whatever it decodes net/http's chunked reader must decode identically.
+func FuzzChunked(f *testing.F) {
+	for _, s := range []string{
+		"5\r\nhello\r\n0\r\n\r\n",
+		"1;a=\"b\\\"c\"\r\nx\r\n0\r\nT: v\r\n\r\n",
+		"A\r\n0123456789\r\n000\r\n\r\n",
+		"5 \r\nhello\r\n0\r\n\r\n",
+		"5\r\nhello\r\r\n",
+		"ffffffffffffffff\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := string(data)
+		payload, used, err := decodeAll(in, len(in)+1, Limits{})
+		for _, step := range []int{1, 3} {
+			p2, u2, e2 := decodeAll(in, step, Limits{})
+			if p2 != payload || u2 != used || e2 != err {
+				t.Fatalf("%q: whole (%q, %d, %v), step %d (%q, %d, %v)", in, payload, used, err, step, p2, u2, e2)
+			}
+		}
+		if err != nil {
+			return
+		}
+		theirs, herr := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(data[:used])))
+		if herr != nil || string(theirs) != payload {
+			t.Fatalf("%q: we decode %q, net/http %q, %v", in, payload, theirs, herr)
+		}
+	})
 }
