@@ -242,8 +242,6 @@ func (r *Request) parseTarget(t []byte, off int) error {
 		return ErrBadTarget
 	}
 	switch {
-	case t[0] == '/':
-		return r.pathQuery(t, off)
 	case r.methodID == MethodConnect:
 		// authority-form: uri-host ":" port, and nothing else is allowed
 		// for CONNECT (RFC 9112 §3.2.3).
@@ -252,6 +250,8 @@ func (r *Request) parseTarget(t []byte, off int) error {
 		}
 		r.authority = span{uint32(off), uint32(off + len(t))}
 		return nil
+	case t[0] == '/':
+		return r.pathQuery(t, off)
 	case len(t) == 1 && t[0] == '*':
 		if r.methodID != MethodOptions {
 			return ErrBadTarget

@@ -132,6 +132,8 @@ func TestRequestParse(t *testing.T) {
 		{"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", reqWant{err: ErrBadHost}},
 		{"GET h:80 HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
 		{"CONNECT h HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
+		{"CONNECT /rpc HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
+		{"CONNECT http://h:1/ HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
 		{"CONNECT h:443 HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", reqWant{err: ErrConnectBody}},
 		{"GET ftp://h/ HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
 		{"GET http://u@h/ HTTP/1.1\r\nHost: a\r\n\r\n", reqWant{err: ErrBadTarget}},
