@@ -62,7 +62,7 @@ type conn struct {
 	respStarted bool
 
 	out      [][]byte
-	outStore [8][]byte
+	outStore [32][]byte
 	iov      [16]unix.Iovec
 	timer    core.Timer
 	active   int64
@@ -364,8 +364,8 @@ func (c *conn) answer(r *cannedResponse, close bool) {
 }
 
 func (c *conn) queue(b ...[]byte) {
-	if c.out == nil {
-		c.out = c.outStore[:0]
+	if len(c.out) == 0 {
+		c.out = c.outStore[:0] // Advance walked it along the array; start over
 	}
 	c.out = append(c.out, b...)
 }
@@ -391,7 +391,7 @@ func (c *conn) flush() bool {
 		}
 		c.out = core.Advance(c.out, n)
 	}
-	c.out = c.out[:0]
+	c.out = c.outStore[:0]
 	return true
 }
 

@@ -86,7 +86,7 @@ type upConn struct {
 	body       codec.Body
 	hw         codec.HeadWriter
 	out        [][]byte
-	outStore   [8][]byte
+	outStore   [1][]byte
 	iov        [16]unix.Iovec
 }
 
@@ -134,7 +134,9 @@ func (u *upConn) startRequest() {
 	u.to = c.timeouts()
 	u.resp.Reset()
 	u.resp.RequestMethod = c.req.MethodID()
-	u.out = append(u.outStore[:0], u.hw.Request(&c.req, &c.edits)...)
+	// The writer's own iovec storage: valid until u.hw writes the response
+	// head, which happens only after the request is out.
+	u.out = u.hw.Request(&c.req, &c.edits)
 	c.start += c.headLen
 	u.active = u.loop.Timers().Ticks()
 	u.loop.Timers().Arm(&u.timer, u.to.send, u)
@@ -150,7 +152,13 @@ func (u *upConn) OnEvent(ev uint32) {
 	}
 	if u.state == upIdle {
 		// An idle connection has nothing to say: data or EOF both end it.
+		// The flag may be left over from the last response, so ask the socket.
 		if u.readable {
+			var b [1]byte
+			if _, e := core.Read(u.fd, b[:]); e == syscall.EAGAIN {
+				u.readable = false
+				return
+			}
 			u.close()
 		}
 		return
@@ -201,7 +209,8 @@ func (u *upConn) progress() {
 		if chunk == nil {
 			return // waiting for the client
 		}
-		u.out = append(u.outStore[:0], chunk)
+		u.outStore[0] = chunk
+		u.out = u.outStore[:1]
 	}
 	if u.state == upHead || u.state == upBody {
 		u.readResponse()
@@ -232,7 +241,7 @@ func (u *upConn) flushOut() bool {
 		}
 		u.out = core.Advance(u.out, n)
 	}
-	u.out = u.out[:0]
+	u.out = nil
 	return true
 }
 
