@@ -40,10 +40,21 @@ type conn struct {
 	readable      bool
 	writable      bool
 	state         uint8
+	nreq          int
+	timer         core.Timer
+	active        int64
+	ip            []byte // client address, text
 
 	in         []byte
 	start, end int
 
+	// *exchange is the per-request state, attached only while a request is
+	// in flight: an idle keep-alive connection is just the fields above.
+	*exchange
+}
+
+// exchange is everything one request/response needs; loops keep a free list.
+type exchange struct {
 	req     codec.Request
 	reqBody codec.Body
 	headLen int
@@ -53,7 +64,6 @@ type conn struct {
 	up      *upConn
 	tries   int
 	tried   uint64
-	nreq    int
 	// closeAfter: answer this request, then close (client asked, or the
 	// response cannot delimit itself otherwise).
 	closeAfter bool
@@ -64,20 +74,43 @@ type conn struct {
 	out      [][]byte
 	outStore [32][]byte
 	iov      [16]unix.Iovec
-	timer    core.Timer
-	active   int64
 
 	edits codec.Edits
 	hw    codec.HeadWriter
-	ip    []byte // client address, text
 	xff   []byte
 	host  []byte
+}
+
+func (c *conn) attach() {
+	if c.exchange != nil {
+		return
+	}
+	if n := len(c.ls.free); n > 0 {
+		c.exchange = c.ls.free[n-1]
+		c.ls.free = c.ls.free[:n-1]
+	} else {
+		c.exchange = &exchange{}
+		c.req.Limits = c.srv.opts.Limits
+	}
+}
+
+func (c *conn) detach() {
+	x := c.exchange
+	if x == nil {
+		return
+	}
+	c.exchange = nil
+	x.tgt, x.up = nil, nil
+	x.out = nil
+	x.rreq.Method, x.rreq.Path, x.rreq.Host = nil, nil, nil
+	if len(c.ls.free) < 1024 {
+		c.ls.free = append(c.ls.free, x)
+	}
 }
 
 func (c *conn) init() {
 	c.readable, c.writable = true, true
 	c.ip = c.remote.Addr().AppendTo(nil)
-	c.req.Limits = c.srv.opts.Limits
 	c.state = stIdle
 	c.loop.Timers().Arm(&c.timer, c.srv.opts.KeepaliveTimeout, c)
 }
@@ -97,8 +130,13 @@ func (c *conn) run() {
 	case stIdle, stHead:
 		c.readHead()
 	case stProxy:
-		if c.flush() && c.up != nil {
+		if !c.flush() {
+			return
+		}
+		if c.up != nil {
 			c.up.progress()
+		} else {
+			c.finish() // a proxy-made answer (404) went out in pieces
 		}
 	case stClose:
 		if c.flush() {
@@ -176,7 +214,7 @@ func (c *conn) fill() bool {
 
 // peerGone handles the client's FIN or reset.
 func (c *conn) peerGone() {
-	if c.state == stProxy && c.up != nil {
+	if c.state == stProxy && c.exchange != nil && c.up != nil {
 		c.up.discard()
 		c.up = nil
 	}
@@ -188,6 +226,7 @@ func (c *conn) readHead() {
 		if c.start < c.end {
 			if c.state == stIdle {
 				c.state = stHead
+				c.attach()
 				c.req.Reset()
 				c.loop.Timers().Arm(&c.timer, c.srv.opts.HeadTimeout, c)
 			}
@@ -404,6 +443,7 @@ func (c *conn) finish() {
 		return
 	}
 	c.state = stIdle
+	c.detach()
 	c.release()
 	c.loop.Timers().Arm(&c.timer, c.srv.opts.KeepaliveTimeout, c)
 	if c.start < c.end || c.readable {
@@ -413,7 +453,7 @@ func (c *conn) finish() {
 
 // abort drops the connection mid-exchange.
 func (c *conn) abort() {
-	if c.up != nil {
+	if c.exchange != nil && c.up != nil {
 		c.up.discard()
 		c.up = nil
 	}
@@ -428,7 +468,7 @@ func (c *conn) close() {
 	c.loop.Timers().Disarm(&c.timer)
 	c.start, c.end = 0, 0
 	c.release()
-	c.out = nil
+	c.detach()
 	c.loop.Close(c.fd)
 	c.loop.Conns.Add(-1)
 }

@@ -57,6 +57,7 @@ type Server struct {
 // loopState is what one loop owns: its upstream keep-alive pools.
 type loopState struct {
 	pools map[netip.AddrPort]*idlePool
+	free  []*exchange
 }
 
 // NewServer listens on addrs on every loop of g; call before g.Start. The

@@ -513,6 +513,7 @@ func (u *upConn) tunnel() {
 	c.up, u.c, u.fd = nil, nil, -1
 	loop := u.loop
 	opts := &c.tgt.up.Stream
+	c.detach()
 	if _, err := core.NewRelayWith(loop, cfd, ufd, opts, func(*core.Relay, error) { loop.Conns.Add(-1) }, toNode, toClient); err != nil {
 		core.Errorf("l7: tunnel: %v", err)
 	}
