@@ -399,18 +399,23 @@ func dumpSorted(n *node) string {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		var ids []string
-		for _, e := range it.n.exact {
-			ids = append(ids, "="+e.route.ID+e.pat.raw)
-		}
-		for _, e := range it.n.tail {
-			ids = append(ids, "*"+e.route.ID+e.pat.raw)
+		if x := it.n.ext; x != nil {
+			if x.wild == nil && len(x.exact) == 0 && len(x.tail) == 0 {
+				ids = append(ids, "empty ext")
+			}
+			for _, e := range x.exact {
+				ids = append(ids, "="+e.route.ID+e.pat.raw)
+			}
+			for _, e := range x.tail {
+				ids = append(ids, "*"+e.route.ID+e.pat.raw)
+			}
 		}
 		slices.Sort(ids)
 		fmt.Fprintf(&b, "%s%s[%s] %v\n", strings.Repeat(" ", it.depth), it.label, it.n.seg, ids)
 		kids := slices.Clone(it.n.children)
 		slices.SortFunc(kids, func(x, y *node) int { return strings.Compare(y.seg, x.seg) })
-		if it.n.wild != nil {
-			stack = append(stack, item{it.n.wild, it.depth + 1, ":"})
+		if it.n.wild() != nil {
+			stack = append(stack, item{it.n.wild(), it.depth + 1, ":"})
 		}
 		for _, k := range kids {
 			if strings.IndexByte(it.n.indices, k.seg[0]) < 0 || len(it.n.indices) != len(it.n.children) {

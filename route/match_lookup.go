@@ -86,34 +86,64 @@ func (t *Table) collect(path []byte, m *Match) {
 	for {
 	walk:
 		for {
-			if len(n.tail) > 0 {
-				m.cands = append(m.cands, n.tail...)
-			}
-			if i == len(path) {
-				if len(n.exact) > 0 {
-					m.cands = append(m.cands, n.exact...)
+			if x := n.ext; x != nil {
+				// One append per entry: append(s, list...) of pointers goes
+				// through typedslicecopy, which costs more than the lists
+				// here are long.
+				for _, e := range x.tail {
+					m.cands = append(m.cands, e)
 				}
+				if i == len(path) {
+					for _, e := range x.exact {
+						m.cands = append(m.cands, e)
+					}
+					break walk
+				}
+				if x.wild != nil {
+					j := i
+					for j < len(path) && path[j] != '/' {
+						j++
+					}
+					if j > i {
+						m.stack = append(m.stack, frame{x.wild, j})
+					}
+				}
+			} else if i == len(path) {
 				break walk
 			}
-			if n.wild != nil {
-				j := i
-				for j < len(path) && path[j] != '/' {
-					j++
+			// A short loop beats the assembly IndexByte on the few
+			// children most nodes have.
+			c, idx := path[i], n.indices
+			k := 0
+			if len(idx) > 16 {
+				if k = strings.IndexByte(idx, c); k < 0 {
+					break walk
 				}
-				if j > i {
-					m.stack = append(m.stack, frame{n.wild, j})
+			} else {
+				for k < len(idx) && idx[k] != c {
+					k++
 				}
-			}
-			k := strings.IndexByte(n.indices, path[i])
-			if k < 0 {
-				break walk
+				if k == len(idx) {
+					break walk
+				}
 			}
 			n = n.children[k]
-			rest := path[i:]
-			if len(rest) < len(n.seg) || string(rest[:len(n.seg)]) != n.seg {
+			seg := n.seg
+			if len(path)-i < len(seg) {
 				break walk
 			}
-			i += len(n.seg)
+			// The first byte matched through indices. Segments deep in a
+			// big tree are a few bytes, where a loop beats memequal's call.
+			if len(seg) <= 8 {
+				for j := 1; j < len(seg); j++ {
+					if path[i+j] != seg[j] {
+						break walk
+					}
+				}
+			} else if string(path[i+1:i+len(seg)]) != seg[1:] {
+				break walk
+			}
+			i += len(seg)
 		}
 		if len(m.stack) == 0 {
 			return

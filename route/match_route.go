@@ -34,9 +34,8 @@ type Route struct {
 	Priority int
 	Value    any
 
-	seq     uint64 // APISIX's last tie-break: the route configured first wins
-	pats    []pattern
-	entries []entry
+	seq     uint64  // APISIX's tie-break: the route configured first wins
+	entries []entry // one per uri, in the order configured
 	methods uint16
 	hosts   []hostPat
 	addrs   []netip.Prefix
@@ -48,9 +47,9 @@ type Route struct {
 
 // URIs returns the route's uri patterns as configured.
 func (r *Route) URIs() []string {
-	out := make([]string, len(r.pats))
-	for i := range r.pats {
-		out[i] = r.pats[i].raw
+	out := make([]string, len(r.entries))
+	for i := range r.entries {
+		out[i] = r.entries[i].pat.raw
 	}
 	return out
 }
@@ -195,25 +194,35 @@ func compile(s *Spec) (*Route, error) {
 	}
 	r := &Route{ID: s.ID, Priority: s.Priority, Value: s.Value}
 
-	uris := s.URIs
 	switch {
 	case s.URI != "" && len(s.URIs) > 0:
 		return nil, bad("uri and uris are both set")
-	case s.URI != "":
-		uris = []string{s.URI}
-	case len(s.URIs) == 0:
+	case s.URI == "" && len(s.URIs) == 0:
 		return nil, bad("neither uri nor uris is set")
 	}
-	r.pats = make([]pattern, 0, len(uris))
-	for _, u := range uris {
-		if hasURI(r.pats, u) {
-			continue // a repeated uri would only make the route a candidate twice
+	addURI := func(u string) error {
+		if hasURI(r.entries, u) {
+			return nil // a repeated uri would only make the route a candidate twice
 		}
 		p, err := parsePattern(u)
 		if err != nil {
-			return nil, fmt.Errorf("route %q: %w", s.ID, err)
+			return fmt.Errorf("route %q: %w", s.ID, err)
 		}
-		r.pats = append(r.pats, p)
+		r.entries = append(r.entries, entry{route: r, pat: p, prio: r.Priority, uriIdx: uint16(len(r.entries))})
+		return nil
+	}
+	if s.URI != "" {
+		r.entries = make([]entry, 0, 1)
+		if err := addURI(s.URI); err != nil {
+			return nil, err
+		}
+	} else {
+		r.entries = make([]entry, 0, len(s.URIs))
+		for _, u := range s.URIs {
+			if err := addURI(u); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	for _, m := range s.Methods {
@@ -262,18 +271,12 @@ func compile(s *Spec) (*Route, error) {
 		r.vars = e
 	}
 	r.plain = r.methods == 0 && len(r.hosts) == 0 && len(r.addrs) == 0 && r.vars == nil
-
-	r.entries = make([]entry, len(r.pats))
-	for i := range r.pats {
-		p := &r.pats[i]
-		r.entries[i] = entry{route: r, pat: p, prio: r.Priority, keyLen: uint16(p.keyLen), patLen: uint16(len(p.raw)), uriIdx: uint16(i), exact: p.exact}
-	}
 	return r, nil
 }
 
-func hasURI(ps []pattern, raw string) bool {
-	for i := range ps {
-		if ps[i].raw == raw {
+func hasURI(es []entry, raw string) bool {
+	for i := range es {
+		if es[i].pat.raw == raw {
 			return true
 		}
 	}

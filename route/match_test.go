@@ -183,7 +183,7 @@ func TestUpdates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := r.Table().root; len(n.children) != 0 || n.wild != nil {
+	if n := r.Table().root; len(n.children) != 0 || n.ext != nil {
 		t.Errorf("empty table keeps nodes: %+v", n)
 	}
 }
@@ -212,19 +212,21 @@ func dump(n *node) string {
 	var walk func(n *node, depth int)
 	walk = func(n *node, depth int) {
 		b.WriteString(strings.Repeat("  ", depth) + "[" + n.seg + "]")
-		for _, e := range n.exact {
-			b.WriteString(" =" + e.route.ID)
-		}
-		for _, e := range n.tail {
-			b.WriteString(" *" + e.route.ID)
+		if n.ext != nil {
+			for _, e := range n.ext.exact {
+				b.WriteString(" =" + e.route.ID)
+			}
+			for _, e := range n.ext.tail {
+				b.WriteString(" *" + e.route.ID)
+			}
 		}
 		b.WriteByte('\n')
 		for _, c := range n.children {
 			walk(c, depth+1)
 		}
-		if n.wild != nil {
+		if n.wild() != nil {
 			b.WriteString(strings.Repeat("  ", depth+1) + ":\n")
-			walk(n.wild, depth+2)
+			walk(n.wild(), depth+2)
 		}
 	}
 	walk(n, 0)

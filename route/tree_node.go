@@ -10,13 +10,10 @@ import (
 // ordering candidates touches only the entries.
 type entry struct {
 	route  *Route
-	pat    *pattern
+	pat    pattern
 	prio   int
 	seq    uint64
-	keyLen uint16
-	patLen uint16
 	uriIdx uint16 // position in the route's uris: APISIX inserts them in order
-	exact  bool
 }
 
 // before reports whether a is tried before b, APISIX's order: an exact uri
@@ -24,17 +21,17 @@ type entry struct {
 // '*'), then the higher priority, then the longer uri, then the route
 // configured first.
 func (a *entry) before(b *entry) bool {
-	if a.exact != b.exact {
-		return a.exact
+	if a.pat.exact != b.pat.exact {
+		return a.pat.exact
 	}
-	if a.keyLen != b.keyLen {
-		return a.keyLen > b.keyLen
+	if a.pat.keyLen != b.pat.keyLen {
+		return a.pat.keyLen > b.pat.keyLen
 	}
 	if a.prio != b.prio {
 		return a.prio > b.prio
 	}
-	if a.patLen != b.patLen {
-		return a.patLen > b.patLen
+	if len(a.pat.raw) != len(b.pat.raw) {
+		return len(a.pat.raw) > len(b.pat.raw)
 	}
 	if a.seq != b.seq {
 		return a.seq < b.seq
@@ -42,38 +39,75 @@ func (a *entry) before(b *entry) bool {
 	return a.uriIdx < b.uriIdx
 }
 
-// node is one vertex of the radix tree. Static children are found by their
-// first byte in indices, which lines up with children; a parameter segment
-// has its own child, wild, whose seg is always empty because it is entered
-// after the segment the walk skipped over.
+// node is one vertex of the radix tree, kept to 64 bytes so that the
+// static walk reads one cache line per node. Static children are found by
+// their first byte in indices, which lines up with children. Everything
+// the walk does not need at every node lives behind ext, which is nil on
+// nodes that only lead somewhere.
 //
 // A node is immutable once published. Writers copy the nodes they change
-// (own), tagging the copies with the write generation so that one update
-// or one bulk build mutates its own copies in place and nothing else.
+// (own) and mutate only their copies.
 type node struct {
 	seg      string
 	indices  string
 	children []*node
-	wild     *node
-	exact    []*entry // patterns that end here with nothing left of the path
-	tail     []*entry // prefix and catch-all patterns: any remainder matches
-	gen      uint64
+	ext      *nodeExt
 }
 
-// writer carries one update's generation; nodes tagged with it belong to
-// the version being built and may be changed in place.
-type writer struct{ gen uint64 }
+type nodeExt struct {
+	// wild is the child for a parameter segment. Its seg is always empty:
+	// it is entered after the segment the walk skipped over.
+	wild  *node
+	exact []*entry // patterns that end here with nothing left of the path
+	tail  []*entry // prefix and catch-all patterns: any remainder matches
+}
+
+func (n *node) wild() *node {
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.wild
+}
+
+// empty reports a node that holds no route and no parameter child.
+func (n *node) bare() bool {
+	return n.ext == nil || n.ext.wild == nil && len(n.ext.exact) == 0 && len(n.ext.tail) == 0
+}
+
+// writer tracks the nodes one update has copied, which it may change in
+// place; a bulk build owns every node it makes, since none is published
+// before it ends.
+type writer struct {
+	all   bool
+	owned []*node
+}
 
 func (w *writer) own(n *node) *node {
-	if n.gen == w.gen {
+	if w.all || slices.Contains(w.owned, n) {
 		return n
 	}
 	c := *n
-	c.gen = w.gen
 	c.children = slices.Clone(n.children)
-	c.exact = slices.Clone(n.exact)
-	c.tail = slices.Clone(n.tail)
+	if n.ext != nil {
+		c.ext = &nodeExt{wild: n.ext.wild, exact: slices.Clone(n.ext.exact), tail: slices.Clone(n.ext.tail)}
+	}
+	w.owned = append(w.owned, &c)
 	return &c
+}
+
+func (w *writer) newNode(seg string) *node {
+	n := &node{seg: seg}
+	if !w.all {
+		w.owned = append(w.owned, n)
+	}
+	return n
+}
+
+func (n *node) extOwned() *nodeExt {
+	if n.ext == nil {
+		n.ext = &nodeExt{}
+	}
+	return n.ext
 }
 
 // insert hangs e under root and returns the (possibly copied) root.
@@ -85,20 +119,22 @@ func (w *writer) insert(root *node, e *entry) *node {
 		case partLit:
 			n = w.insertLit(n, pt.text)
 		case partParam:
-			if n.wild == nil {
-				n.wild = &node{gen: w.gen}
+			x := n.extOwned()
+			if x.wild == nil {
+				x.wild = w.newNode("")
 			} else {
-				n.wild = w.own(n.wild)
+				x.wild = w.own(x.wild)
 			}
-			n = n.wild
+			n = x.wild
 		case partCatchAll:
 			// a catch-all hangs on the node where it starts, in tail
 		}
 	}
+	x := n.extOwned()
 	if e.pat.tail {
-		n.tail = append(n.tail, e)
+		x.tail = append(x.tail, e)
 	} else {
-		n.exact = append(n.exact, e)
+		x.exact = append(x.exact, e)
 	}
 	return root
 }
@@ -109,7 +145,7 @@ func (w *writer) insertLit(n *node, s string) *node {
 	for len(s) > 0 {
 		k := strings.IndexByte(n.indices, s[0])
 		if k < 0 {
-			child := &node{seg: s, gen: w.gen}
+			child := w.newNode(s)
 			n.indices += s[:1]
 			n.children = append(n.children, child)
 			return child
@@ -118,9 +154,9 @@ func (w *writer) insertLit(n *node, s string) *node {
 		n.children[k] = child
 		l := commonPrefix(s, child.seg)
 		if l < len(child.seg) {
-			rest := *child
-			rest.seg = child.seg[l:]
-			*child = node{seg: child.seg[:l], indices: rest.seg[:1], children: []*node{&rest}, gen: w.gen}
+			rest := w.newNode(child.seg[l:])
+			rest.indices, rest.children, rest.ext = child.indices, child.children, child.ext
+			child.seg, child.indices, child.children, child.ext = child.seg[:l], rest.seg[:1], []*node{rest}, nil
 		}
 		s = s[l:]
 		n = child
@@ -142,7 +178,7 @@ func commonPrefix(a, b string) int {
 type step struct {
 	n      *node
 	parent *node
-	child  int // index in parent.children, or -1 for parent.wild
+	child  int // index in parent.children, or -1 for parent's wild child
 }
 
 // remove takes e off the tree and returns the new root. It reports false
@@ -168,25 +204,31 @@ func (w *writer) remove(root *node, e *entry) (*node, bool) {
 				n = c
 			}
 		case partParam:
-			if n.wild == nil {
+			if n.wild() == nil {
 				return root, false
 			}
-			c := w.own(n.wild)
-			n.wild = c
+			c := w.own(n.ext.wild)
+			n.ext.wild = c
 			path = append(path, step{n: c, parent: n, child: -1})
 			n = c
 		case partCatchAll:
 		}
 	}
-	list := &n.exact
+	if n.ext == nil {
+		return root, false
+	}
+	list := &n.ext.exact
 	if e.pat.tail {
-		list = &n.tail
+		list = &n.ext.tail
 	}
 	i := slices.Index(*list, e)
 	if i < 0 {
 		return root, false
 	}
 	*list = slices.Delete(*list, i, i+1)
+	if n.bare() {
+		n.ext = nil
+	}
 	for j := len(path) - 1; j > 0; j-- {
 		w.prune(path[j])
 	}
@@ -198,13 +240,17 @@ func (w *writer) remove(root *node, e *entry) (*node, bool) {
 // as compact as a fresh build would be.
 func (w *writer) prune(st step) {
 	n := st.n
-	if len(n.exact) > 0 || len(n.tail) > 0 || n.wild != nil {
+	if !n.bare() {
 		return
 	}
+	n.ext = nil
 	p := st.parent
 	switch {
 	case len(n.children) == 0 && st.child < 0:
-		p.wild = nil
+		p.ext.wild = nil
+		if p.bare() {
+			p.ext = nil
+		}
 	case len(n.children) == 0:
 		k := st.child
 		p.children = slices.Delete(p.children, k, k+1)

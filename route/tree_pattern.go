@@ -28,9 +28,9 @@ type part struct {
 // that key's length, so keyLen is kept beside the parts the tree walks.
 type pattern struct {
 	raw    string
+	parts  []part // literal texts are substrings of raw
+	keyLen uint16
 	exact  bool // no ':' and no '*': APISIX's hash-path match, beats every other kind
-	keyLen int
-	parts  []part
 	// tail is set when the pattern ends by accepting any remainder: a
 	// prefix route ("/a/*", "/a*") or a catch-all ("/files/*path").
 	tail bool
@@ -59,66 +59,75 @@ func parsePattern(raw string) (pattern, error) {
 	first := strings.IndexAny(raw, ":*")
 	if first < 0 {
 		p.exact = true
-		p.keyLen = len(raw)
+		p.keyLen = uint16(len(raw))
 		p.parts = []part{{kind: partLit, text: raw}}
 		return p, nil
 	}
-	p.keyLen = first
-	if !strings.Contains(raw, ":") && first == len(raw)-1 {
+	p.keyLen = uint16(first)
+	if first == len(raw)-1 && raw[first] == '*' {
 		p.tail = true
 		if first > 0 {
 			p.parts = []part{{kind: partLit, text: raw[:first]}}
 		}
 		return p, nil
 	}
-	// Segment-by-segment: a segment that starts with ':' is a parameter,
+	// Segment by segment: a segment that starts with ':' is a parameter,
 	// one that starts with '*' a catch-all, anything else literal text.
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			p.parts = append(p.parts, part{kind: partLit, text: lit.String()})
-			lit.Reset()
+	// Literal runs are kept as substrings of raw, so parsing copies nothing.
+	n := 1
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == ':' || raw[i] == '*' {
+			n += 2
 		}
 	}
-	segs := strings.Split(raw, "/")
-	var names []string
-	for i, seg := range segs {
-		if i > 0 {
-			lit.WriteByte('/')
+	p.parts = make([]part, 0, n)
+	lit := 0 // start of the pending literal run
+	for start := 0; start <= len(raw); {
+		end := strings.IndexByte(raw[start:], '/')
+		if end < 0 {
+			end = len(raw)
+		} else {
+			end += start
 		}
+		seg := raw[start:end]
 		switch {
 		case strings.HasPrefix(seg, ":"):
 			name := seg[1:]
 			if name == "" {
 				return p, fmt.Errorf("%w: %q: parameter without a name", ErrInvalidURI, raw)
 			}
-			for _, n := range names {
-				if n == name {
+			for _, q := range p.parts {
+				if q.kind == partParam && q.text == name {
 					return p, fmt.Errorf("%w: %q: parameter %q appears twice", ErrInvalidURI, raw, name)
 				}
 			}
-			names = append(names, name)
-			flush()
+			if lit < start {
+				p.parts = append(p.parts, part{kind: partLit, text: raw[lit:start]})
+			}
 			p.parts = append(p.parts, part{kind: partParam, text: name})
+			lit = end
 		case strings.HasPrefix(seg, "*"):
-			if i != len(segs)-1 {
+			if end != len(raw) {
 				return p, fmt.Errorf("%w: %q: catch-all %q must be the last segment", ErrInvalidURI, raw, seg)
 			}
 			name := seg[1:]
 			if name == "" {
 				name = ":ext" // APISIX's name for an anonymous catch-all
 			}
-			flush()
+			if lit < start {
+				p.parts = append(p.parts, part{kind: partLit, text: raw[lit:start]})
+			}
 			p.parts = append(p.parts, part{kind: partCatchAll, text: name})
 			p.tail = true
-		default:
-			if strings.Contains(seg, "*") {
-				return p, fmt.Errorf("%w: %q: '*' inside segment %q (APISIX would read it as a regex quantifier)", ErrInvalidURI, raw, seg)
-			}
-			lit.WriteString(seg)
+			lit = end
+		case strings.Contains(seg, "*"):
+			return p, fmt.Errorf("%w: %q: '*' inside segment %q (APISIX would read it as a regex quantifier)", ErrInvalidURI, raw, seg)
 		}
+		start = end + 1
 	}
-	flush()
+	if lit < len(raw) {
+		p.parts = append(p.parts, part{kind: partLit, text: raw[lit:]})
+	}
 	return p, nil
 }
 

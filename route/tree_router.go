@@ -25,8 +25,7 @@ type Router struct {
 
 	mu   sync.Mutex        // writers only
 	byID map[string]*Route // writers only: the published table's routes
-	seq  uint64            // next configuration-order number
-	gen  uint64            // last write generation
+	seq  uint64            // last configuration-order number given out
 }
 
 // New returns a Router with an empty table.
@@ -60,9 +59,8 @@ func (r *Router) Build(specs []Spec) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.gen++
-	w := writer{gen: r.gen}
-	root := &node{gen: w.gen}
+	w := writer{all: true}
+	root := &node{}
 	for _, rt := range routes {
 		r.seq++
 		rt.setSeq(r.seq)
@@ -109,8 +107,7 @@ func (r *Router) put(s *Spec, mode putMode) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, rt.ID)
 	}
 	t := r.cur.Load()
-	r.gen++
-	w := writer{gen: r.gen}
+	var w writer
 	root := t.root
 	count := t.count + 1
 	if old != nil {
@@ -141,8 +138,7 @@ func (r *Router) Delete(id string) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	t := r.cur.Load()
-	r.gen++
-	w := writer{gen: r.gen}
+	var w writer
 	root, err := removeRoute(&w, t.root, old)
 	if err != nil {
 		return err

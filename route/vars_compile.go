@@ -95,16 +95,15 @@ type expr struct {
 	src   any // the clause as written, for Explain
 }
 
-func isLogic(s string) (exprOp, bool, bool) {
-	switch strings.ToUpper(s) {
-	case "AND":
-		return opAnd, false, true
-	case "OR":
-		return opOr, false, true
-	case "!AND":
-		return opAnd, true, true
-	case "!OR":
-		return opOr, true, true
+func isLogic(s string) (op exprOp, neg, ok bool) {
+	if neg = strings.HasPrefix(s, "!"); neg {
+		s = s[1:]
+	}
+	switch {
+	case strings.EqualFold(s, "AND"):
+		return opAnd, neg, true
+	case strings.EqualFold(s, "OR"):
+		return opOr, neg, true
 	}
 	return 0, false, false
 }
