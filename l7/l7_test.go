@@ -23,6 +23,36 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// The end-to-end tests run over both transports: the reactor's own sockets,
+// and a standard-library net.Listener feeding the same pipeline (as TLS does).
+var e2e = []struct {
+	name string
+	f    func(*testing.T)
+}{
+	{"ProxyAndForwardedHeaders", testProxyAndForwardedHeaders},
+	{"NotFoundIsAPISIXJSON", testNotFoundIsAPISIXJSON},
+	{"KeepAliveReusesUpstream", testKeepAliveReusesUpstream},
+	{"PipelinedAnswersInOrder", testPipelinedAnswersInOrder},
+	{"ChunkedBothWaysAndBigBodies", testChunkedBothWaysAndBigBodies},
+	{"BigDownload", testBigDownload},
+	{"HeadAnd204And304HaveNoBody", testHeadAnd204And304HaveNoBody},
+	{"MalformedRequestsGet4xxAndClose", testMalformedRequestsGet4xxAndClose},
+	{"UpstreamFailures", testUpstreamFailures},
+	{"HeadTimeout408", testHeadTimeout408},
+	{"WebsocketTunnel", testWebsocketTunnel},
+	{"SlowClientBoundsBuffering", testSlowClientBoundsBuffering},
+}
+
+func TestE2E(t *testing.T) {
+	for _, tr := range []string{"reactor", "std"} {
+		t.Run(tr, func(t *testing.T) {
+			for _, tc := range e2e {
+				t.Run(tc.name, tc.f)
+			}
+		})
+	}
+}
+
 type proxy struct {
 	url   string
 	addr  string
@@ -58,7 +88,17 @@ func startProxy(t testing.TB, routes string, opts Options) *proxy {
 	}
 	g.Start()
 	t.Cleanup(g.Stop)
-	return &proxy{url: "http://" + s.Addrs[0].String(), addr: s.Addrs[0].String(), srv: s, group: g}
+	addr := s.Addrs[0].String()
+	if strings.Contains(t.Name(), "/std/") {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve(ln)
+		t.Cleanup(func() { ln.Close() })
+		addr = ln.Addr().String()
+	}
+	return &proxy{url: "http://" + addr, addr: addr, srv: s, group: g}
 }
 
 func catchAll(upstream string) string {
@@ -101,7 +141,7 @@ func get(t *testing.T, c *http.Client, url string) (int, string, http.Header) {
 	return resp.StatusCode, string(b), resp.Header
 }
 
-func TestProxyAndForwardedHeaders(t *testing.T) {
+func testProxyAndForwardedHeaders(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s xff=%s real=%s proto=%s fhost=%s host=%s conn=%q",
 			r.Method, r.URL.RequestURI(), r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Real-IP"),
@@ -125,7 +165,7 @@ func TestProxyAndForwardedHeaders(t *testing.T) {
 	}
 }
 
-func TestNotFoundIsAPISIXJSON(t *testing.T) {
+func testNotFoundIsAPISIXJSON(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
 	p := startProxy(t, fmt.Sprintf("routes:\n  - {id: h, uri: /hello, methods: [GET], upstream: {nodes: {%q: 1}}}\n", up), DefaultOptions())
 	code, body, h := get(t, client(), p.url+"/nope")
@@ -142,7 +182,7 @@ func TestNotFoundIsAPISIXJSON(t *testing.T) {
 	}
 }
 
-func TestKeepAliveReusesUpstream(t *testing.T) {
+func testKeepAliveReusesUpstream(t *testing.T) {
 	up, conns := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	p := startProxy(t, catchAll(up), DefaultOptions())
 	c := client()
@@ -156,7 +196,7 @@ func TestKeepAliveReusesUpstream(t *testing.T) {
 	}
 }
 
-func TestPipelinedAnswersInOrder(t *testing.T) {
+func testPipelinedAnswersInOrder(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			time.Sleep(50 * time.Millisecond)
@@ -189,7 +229,7 @@ func TestPipelinedAnswersInOrder(t *testing.T) {
 	}
 }
 
-func TestChunkedBothWaysAndBigBodies(t *testing.T) {
+func testChunkedBothWaysAndBigBodies(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
 		n, _ := io.Copy(h, r.Body)
@@ -247,7 +287,7 @@ func TestChunkedBothWaysAndBigBodies(t *testing.T) {
 	}
 }
 
-func TestBigDownload(t *testing.T) {
+func testBigDownload(t *testing.T) {
 	payload := bytes.Repeat([]byte("big-body"), 4<<20) // 32 MiB
 	sum := sha256.Sum256(payload)
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write(payload) })
@@ -264,7 +304,7 @@ func TestBigDownload(t *testing.T) {
 	}
 }
 
-func TestHeadAnd204And304HaveNoBody(t *testing.T) {
+func testHeadAnd204And304HaveNoBody(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/204":
@@ -310,7 +350,7 @@ func rawExchange(t *testing.T, addr, req string) string {
 	return string(b)
 }
 
-func TestMalformedRequestsGet4xxAndClose(t *testing.T) {
+func testMalformedRequestsGet4xxAndClose(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
 	p := startProxy(t, catchAll(up), DefaultOptions())
 	for _, tc := range []struct{ req, status string }{
@@ -327,7 +367,7 @@ func TestMalformedRequestsGet4xxAndClose(t *testing.T) {
 	}
 }
 
-func TestUpstreamFailures(t *testing.T) {
+func testUpstreamFailures(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := ln.Addr().String()
 	ln.Close()
@@ -378,7 +418,7 @@ func TestUpstreamFailures(t *testing.T) {
 	}
 }
 
-func TestHeadTimeout408(t *testing.T) {
+func testHeadTimeout408(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
 	opts := DefaultOptions()
 	opts.HeadTimeout = 300 * time.Millisecond
@@ -396,7 +436,7 @@ func TestHeadTimeout408(t *testing.T) {
 	}
 }
 
-func TestWebsocketTunnel(t *testing.T) {
+func testWebsocketTunnel(t *testing.T) {
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "websocket" {
 			http.Error(w, "want upgrade", 400)
@@ -441,7 +481,7 @@ func TestWebsocketTunnel(t *testing.T) {
 
 // A client that stops reading a big response: the proxy holds a bounded
 // amount and the upstream's writes stall.
-func TestSlowClientBoundsBuffering(t *testing.T) {
+func testSlowClientBoundsBuffering(t *testing.T) {
 	var written atomic.Int64
 	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(1<<30))

@@ -3,6 +3,7 @@ package l7
 import (
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-gateway/sluice/codec"
@@ -50,6 +51,7 @@ type Server struct {
 	opts  Options
 	ls    core.Listeners
 	loops []*loopState
+	next  atomic.Int64 // round-robin loop choice for ServeConn
 	// Addrs are the bound listener addresses, in config order.
 	Addrs []netip.AddrPort
 }
