@@ -338,28 +338,39 @@ func (h *head) framingField(name, value []byte, idx int) error {
 
 // transferEncoding folds one Transfer-Encoding field into the flags. The
 // codings of all such fields form one list (RFC 9110 §5.3); chunked must be
-// last and appear once (RFC 9112 §6.1).
+// last and appear once (RFC 9112 §6.1). Empty list elements, which RFC 9110
+// §5.6.1 lets recipients skip, are refused here: an upstream that does not
+// skip them reads ",chunked" as an unknown coding and the body as the next
+// request.
 func (h *head) transferEncoding(v []byte) {
-	empty := true
-	for e, rest := nextListElem(v); len(e) > 0; e, rest = nextListElem(rest) {
-		empty = false
-		if h.flags&flagChunked != 0 {
-			// Something follows chunked: either chunked again or another
-			// coding after it. Both leave the length undeterminable.
+	for {
+		i := bytes.IndexByte(v, ',')
+		end := i
+		if i < 0 {
+			end = len(v)
+		}
+		e := trimOWS(v[:end])
+		switch {
+		case len(e) == 0:
+			h.flags |= flagTEBad
+		case h.flags&flagChunked != 0:
+			// Something follows chunked: chunked again or another coding
+			// after it. Either way the length cannot be determined.
 			h.flags |= flagTEBad
 			h.flags &^= flagChunked
 		}
-		// Parameters (";q=…") are not allowed on codings we accept.
+		// Parameters (";q=…") are not allowed on the one coding we accept.
 		if equalFold(e, "chunked") {
 			if h.flags&flagTEBad == 0 {
 				h.flags |= flagChunked
 			}
-		} else {
+		} else if len(e) > 0 {
 			h.flags |= flagTEUnknown
 		}
-	}
-	if empty {
-		h.flags |= flagTEBad
+		if i < 0 {
+			return
+		}
+		v = v[i+1:]
 	}
 }
 

@@ -104,7 +104,9 @@ func TestRequestParse(t *testing.T) {
 		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n", reqWant{method: "POST", target: "/", path: "/", host: "a", keepAlive: true, framing: Framing{BodyLength, 7}}},
 		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", ok("POST", "/", "/", "", "a")},
 		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nExpect: 100-Continue\r\n\r\n", reqWant{method: "POST", target: "/", path: "/", host: "a", keepAlive: true, expect: true, framing: Framing{Kind: BodyChunked}}},
-		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked,\r\n\r\n", reqWant{method: "POST", target: "/", path: "/", host: "a", keepAlive: true, framing: Framing{Kind: BodyChunked}}},
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n", reqWant{err: ErrBadTransferEncoding}},
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n", reqWant{err: ErrBadTransferEncoding}},
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip,,chunked\r\n\r\n", reqWant{err: ErrBadTransferEncoding}},
 		{"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n", reqWant{method: "GET", target: "/ws", path: "/ws", host: "a", keepAlive: true, upgrade: true}},
 		{"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", ok("GET", "/", "/", "", "a")},
 
