@@ -58,6 +58,7 @@ type Loop struct {
 	stopCh chan struct{}
 	done   chan struct{}
 	quit   bool
+	rounds int64 // epoll_wait calls, for tests
 
 	// Scratch is the loop's shared read buffer: data read from one socket is
 	// written straight on to the next, so connections own no buffer at rest.
@@ -211,13 +212,14 @@ func (l *Loop) Run() {
 			timeout = d
 		}
 		n, err := unix.EpollWait(l.epfd, events, timeout)
+		l.rounds++
 		if err != nil && err != unix.EINTR {
 			logf(levelError, "loop %d: epoll_wait: %v", l.ID, err)
 			return
 		}
-		if n > 0 || timeout != 0 {
-			l.wheel.now = time.Now()
-		}
+		// Always: a zero-timeout wait for a due tick must see the clock move,
+		// or the wheel never advances and the loop spins.
+		l.wheel.now = time.Now()
 		for i := 0; i < n; i++ {
 			ev := &events[i]
 			fd := int(ev.Fd)

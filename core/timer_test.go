@@ -73,3 +73,35 @@ func TestWheelHandlerDisarmsNeighbour(t *testing.T) {
 		t.Fatalf("%d fired, %d pending; want exactly one to fire and cancel the other", n, w.n)
 	}
 }
+
+// An idle loop with a pending timer sleeps until each tick instead of
+// spinning: over 300 ms it runs a few dozen rounds, not millions.
+func TestLoopWithTimerDoesNotSpin(t *testing.T) {
+	l, err := NewLoop(0, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Run()
+	defer l.Stop()
+	var tm Timer
+	rounds := func() int64 {
+		ch := make(chan int64)
+		l.Post(func(any) error {
+			if !tm.Armed() {
+				l.wheel.Arm(&tm, time.Hour, timerFunc(func() {}))
+			}
+			ch <- l.rounds
+			return nil
+		}, nil)
+		return <-ch
+	}
+	before := rounds()
+	time.Sleep(300 * time.Millisecond)
+	if n := rounds() - before; n > 200 {
+		t.Fatalf("%d loop rounds in 300 ms with one distant timer pending", n)
+	}
+}
+
+type timerFunc func()
+
+func (f timerFunc) OnTimer(*Timer) { f() }
