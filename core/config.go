@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -33,6 +34,17 @@ type Config struct {
 		DataDir   string   `yaml:"data_dir"`
 		Endpoints []string `yaml:"endpoints"`
 		Prefix    string   `yaml:"prefix"`
+		// User and Password authenticate to an external cluster; TLS files
+		// are relative to this file.
+		User     string `yaml:"user"`
+		Password string `yaml:"password"`
+		TLS      struct {
+			Cert   string `yaml:"cert"`
+			Key    string `yaml:"key"`
+			CA     string `yaml:"ca"`
+			SNI    string `yaml:"sni"`
+			Verify *bool  `yaml:"verify"`
+		} `yaml:"tls"`
 	} `yaml:"etcd"`
 	Plugins []string `yaml:"plugins"`
 	Stream  struct {
@@ -157,7 +169,9 @@ func (c *Config) validate(d *decoder) error {
 	switch c.Config.Provider {
 	case "yaml":
 	case "etcd":
-		return d.errf("config.provider", nil, "the etcd provider is not available yet; use yaml")
+		if err := c.validateEtcd(d); err != nil {
+			return err
+		}
 	default:
 		return d.errf("config.provider", nil, "want yaml or etcd, got %q", c.Config.Provider)
 	}
@@ -176,6 +190,35 @@ func (c *Config) validate(d *decoder) error {
 	case "debug", "info", "warn", "error":
 	default:
 		return d.errf("log.level", nil, "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	return nil
+}
+
+// validateEtcd checks the etcd section (core/provider_etcd.go uses it).
+func (c *Config) validateEtcd(d *decoder) error {
+	e := &c.Etcd
+	if !strings.HasPrefix(e.Prefix, "/") || strings.HasSuffix(e.Prefix, "/") {
+		return d.errf("etcd.prefix", nil, "want a key prefix starting with / and not ending with one, got %q", e.Prefix)
+	}
+	if e.Embedded {
+		if len(e.Endpoints) > 1 {
+			return d.errf("etcd.endpoints", nil, "with etcd.embedded, at most one endpoint: where the embedded etcd listens")
+		}
+		for i, ep := range e.Endpoints {
+			if _, err := EmbeddedPeerURL(ep); err != nil {
+				return d.errf(fmt.Sprintf("etcd.endpoints[%d]", i), nil, "%v", err)
+			}
+		}
+		if e.DataDir == "" {
+			return d.errf("etcd.data_dir", nil, "required with etcd.embedded")
+		}
+		return nil
+	}
+	if len(e.Endpoints) == 0 {
+		return d.errf("etcd.endpoints", nil, "required when etcd.embedded is false")
+	}
+	if (e.TLS.Cert == "") != (e.TLS.Key == "") {
+		return d.errf("etcd.tls", nil, "set both cert and key, or neither")
 	}
 	return nil
 }

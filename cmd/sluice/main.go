@@ -66,6 +66,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	routes := cfg.Resolve(cfg.Config.YAMLPath)
 	if cmd == "validate" {
+		if cfg.Config.Provider != "yaml" {
+			fmt.Fprintf(stdout, "%s: ok\n", *path)
+			return 0
+		}
 		if _, err := core.LoadResources(cfg, routes, cfg.WorkerCount()); err != nil {
 			fmt.Fprintf(stderr, "sluice: %v\n", err)
 			return 1
@@ -83,14 +87,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 func run(cfg *core.Config, routesPath string) error {
 	core.SetLogLevel(cfg.Log.Level)
 	workers := cfg.WorkerCount()
-	snap, err := core.LoadResources(cfg, routesPath, workers)
+	store := &core.Store{Compile: []func(*core.Snapshot) error{l7.Compile}}
+	plane, err := startConfigPlane(cfg, routesPath, workers, store) // provider.go
 	if err != nil {
 		return err
 	}
-	store := &core.Store{Compile: []func(*core.Snapshot) error{l7.Compile}}
-	if err := store.Publish(snap); err != nil {
-		return err
-	}
+	defer plane.Close()
 
 	group, err := core.NewGroup(workers, cfg.Stream.BufferSize)
 	if err != nil {
@@ -106,13 +108,13 @@ func run(cfg *core.Config, routesPath string) error {
 	}
 	group.Start()
 	core.Infof("sluice %s: %d worker loops; http listeners %v; stream listeners %v; routes from %s (splice %s)",
-		version, workers, web.Addrs, stream.Addrs, routesPath, cfg.Stream.Splice)
+		version, workers, web.Addrs, stream.Addrs, plane.Source(), cfg.Stream.Splice)
 
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			reload(cfg, routesPath, workers, store)
+			plane.Reload()
 			continue
 		}
 		core.Infof("%v: no longer accepting; draining open sessions for up to %v", s, cfg.Shutdown())
@@ -127,20 +129,4 @@ func run(cfg *core.Config, routesPath string) error {
 		return nil
 	}
 	return errors.New("signal channel closed")
-}
-
-// reload re-reads the routes file; a bad file is rejected whole and the
-// snapshot in force keeps serving.
-func reload(cfg *core.Config, routesPath string, workers int, store *core.Store) {
-	snap, err := core.LoadResources(cfg, routesPath, workers)
-	if err != nil {
-		core.Errorf("reload rejected, previous config keeps serving: %v", err)
-		return
-	}
-	if err := store.Publish(snap); err != nil {
-		core.Errorf("reload rejected, previous config keeps serving: %v", err)
-		return
-	}
-	core.ResetOnce()
-	core.Infof("reloaded %s (version %d)", routesPath, snap.Version)
 }

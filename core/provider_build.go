@@ -1,0 +1,195 @@
+package core
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Resource kinds as APISIX names them in etcd keys and Admin API paths.
+const (
+	KindRoutes       = "routes"
+	KindUpstreams    = "upstreams"
+	KindStreamRoutes = "stream_routes"
+)
+
+// ResourceKinds lists every APISIX v3 resource kind, served or not, in the
+// order of the Resources struct.
+func ResourceKinds() []string {
+	t := reflect.TypeOf(Resources{})
+	var ks []string
+	for i := 0; i < t.NumField(); i++ {
+		if n := tagName(t.Field(i)); n != "" {
+			ks = append(ks, n)
+		}
+	}
+	return ks
+}
+
+// KindSupport says whether kind is an APISIX resource kind and, when sluice
+// cannot serve it yet, why (the Resources field's `unsupported` tag).
+func KindSupport(kind string) (known bool, unsupported string) {
+	f, ok := fieldByTag(reflect.TypeOf(Resources{}), kind)
+	if !ok {
+		return false, ""
+	}
+	return true, f.Tag.Get("unsupported")
+}
+
+// Item is one resource from a provider that stores them one per key (etcd):
+// its kind, id and revisions, and the decoded object (*Route, *Upstream or
+// *StreamRoute).
+type Item struct {
+	Kind     string
+	ID       string
+	Key      string // where it came from, for errors
+	Created  int64  // etcd create revision: resources are ordered by it
+	Modified int64
+	Value    any
+}
+
+// timeFields are bookkeeping fields the Admin API adds to stored values
+// (APISIX's create_time and update_time); they are not part of the object.
+var timeFields = []string{"create_time", "update_time"}
+
+// DecodeItem decodes one stored resource (JSON, or any YAML) strictly: an
+// unknown or unsupported field is an error naming it. name is used in errors
+// (the etcd key).
+func DecodeItem(kind, name string, data []byte) (any, error) {
+	var v any
+	switch kind {
+	case KindRoutes:
+		v = &Route{}
+	case KindUpstreams:
+		v = &Upstream{}
+	case KindStreamRoutes:
+		v = &StreamRoute{}
+	default:
+		if known, why := KindSupport(kind); known {
+			return nil, &ConfigError{File: name, Reason: "not supported yet: " + why}
+		}
+		return nil, &ConfigError{File: name, Reason: fmt.Sprintf("unknown resource kind %q", kind)}
+	}
+	data = stripTimeFields(data)
+	if _, err := decodeBytes(name, data, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// stripTimeFields drops create_time/update_time from a JSON object. Values
+// that are not JSON objects are returned as they are, for the decoder to
+// reject with its own message.
+func stripTimeFields(data []byte) []byte {
+	if !hasAny(data, timeFields) {
+		return data
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return data
+	}
+	for _, f := range timeFields {
+		delete(m, f)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+func hasAny(data []byte, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(string(data), w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Assemble orders items into Resources: each kind by creation revision, then
+// id, which is the etcd provider's counterpart of "file order". refs maps
+// each resource back to its item, for errors.
+func Assemble(items []*Item) (res *Resources, refs map[string]*Item) {
+	sorted := append([]*Item(nil), items...)
+	sort.Slice(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if a.Created != b.Created {
+			return a.Created < b.Created
+		}
+		return a.ID < b.ID
+	})
+	res = &Resources{}
+	refs = make(map[string]*Item, len(items))
+	for _, it := range sorted {
+		var idx int
+		switch v := it.Value.(type) {
+		case *Route:
+			idx = len(res.Routes)
+			res.Routes = append(res.Routes, *v)
+		case *Upstream:
+			idx = len(res.Upstreams)
+			res.Upstreams = append(res.Upstreams, *v)
+		case *StreamRoute:
+			idx = len(res.StreamRoutes)
+			res.StreamRoutes = append(res.StreamRoutes, *v)
+		default:
+			continue
+		}
+		refs[it.Kind+"["+strconv.Itoa(idx)+"]"] = it
+	}
+	return res, refs
+}
+
+// BuildSnapshot compiles resources that did not come from a file (etcd, the
+// Admin API's write checks) into a snapshot. source names them in errors.
+// Both providers end here: the standalone file through LoadResources, etcd
+// through this.
+func BuildSnapshot(cfg *Config, res *Resources, source string, loops int) (*Snapshot, error) {
+	return build(cfg, res, &decoder{file: source, lines: map[string]int{}}, loops)
+}
+
+// BuildTolerant builds items into a snapshot, leaving out each item that the
+// build rejects (a value written to etcd behind the Admin API's back) so one
+// bad key never stops every later change from applying. Each left-out item
+// is reported through skip.
+func BuildTolerant(cfg *Config, items []*Item, source string, loops int, skip func(*Item, error)) (*Snapshot, error) {
+	live := items
+	for range len(items) + 1 {
+		res, refs := Assemble(live)
+		snap, err := BuildSnapshot(cfg, res, source, loops)
+		if err == nil {
+			return snap, nil
+		}
+		bad := culprit(err, refs)
+		if bad == nil {
+			return nil, err
+		}
+		skip(bad, err)
+		next := make([]*Item, 0, len(live)-1)
+		for _, it := range live {
+			if it != bad {
+				next = append(next, it)
+			}
+		}
+		live = next
+	}
+	return nil, errors.New("core: build did not converge")
+}
+
+// culprit finds the item a build error points at ("stream_routes[3].upstream_id").
+func culprit(err error, refs map[string]*Item) *Item {
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	key := ce.Key
+	if i := strings.IndexByte(key, ']'); i > 0 {
+		return refs[key[:i+1]]
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package core
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+func TestValidatorPointersAndUnsupported(t *testing.T) {
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		kind, body, want string
+	}{
+		{"stream_routes", `{"server_port":9100,"upstream_id":"u"}`, ""},
+		{"upstreams", `{"nodes":[{"host":"127.0.0.1","port":80}],"timeout":{"connect":1}}`, ""},
+		{"routes", `{"uri":"/a","upstream":{"nodes":{"127.0.0.1:80":1}}}`, ""},
+		{"stream_routes", `{"server_port":70000,"upstream_id":"u"}`, "/server_port: maximum: got 70,000, want 65,535"},
+		{"stream_routes", `{"upstream_id":"u","colour":"red"}`, "additional properties 'colour' not allowed"},
+		{"stream_routes", `{"upstream":{"nodes":{"127.0.0.1:80":"heavy"}}}`, "/upstream/nodes/127.0.0.1:80: got string, want integer"},
+		{"upstreams", `{"nodes":[{"host":"a","port":1,"priority":2}]}`, "/nodes/0/priority: not supported yet: node priority groups"},
+		{"upstreams", `{"nodes":{"a:1":1},"checks":{"active":{}}}`, "/checks: not supported yet: health checks"},
+		{"routes", `{"uri":"/a","plugins":{"key-auth":{}},"upstream_id":"u"}`, "/plugins: not supported yet: plugins"},
+		{"routes", `{"upstream_id":"u"}`, "missing property 'uri'"},
+		{"routes", `{"uri":"a","upstream_id":"u","methods":["FETCH"]}`, "/methods/0: value must be one of"},
+		{"services", `{}`, "services are not supported yet"},
+		{"upstreams", `{"nodes":{}, "timeout":{"connect":-1}}`, "/timeout/connect: exclusiveMinimum"},
+	}
+	for _, tc := range cases {
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = v.Validate(tc.kind, doc)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s %s: %v", tc.kind, tc.body, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s %s: got %v, want %q", tc.kind, tc.body, err, tc.want)
+		}
+	}
+}
