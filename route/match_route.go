@@ -183,22 +183,40 @@ func containsAddr(nets []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
+// uriCount is how many entries s needs, at most.
+func (s *Spec) uriCount() int {
+	if s.URI != "" {
+		return 1
+	}
+	return len(s.URIs)
+}
+
 // compile checks a spec and builds the route. seq is assigned by the
 // caller. Errors wrap ErrInvalidRoute, ErrInvalidURI or ErrInvalidVars.
 func compile(s *Spec) (*Route, error) {
+	r := &Route{}
+	if err := compileInto(s, r, make([]entry, 0, s.uriCount())); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// compileInto builds the route in r, its entries in the room of entries
+// (which a bulk build carves out of one array for all routes).
+func compileInto(s *Spec, r *Route, entries []entry) error {
 	if s.ID == "" {
-		return nil, fmt.Errorf("%w: missing id", ErrInvalidRoute)
+		return fmt.Errorf("%w: missing id", ErrInvalidRoute)
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: route %q: %s", ErrInvalidRoute, s.ID, fmt.Sprintf(format, args...))
 	}
-	r := &Route{ID: s.ID, Priority: s.Priority, Value: s.Value}
+	*r = Route{ID: s.ID, Priority: s.Priority, Value: s.Value, entries: entries}
 
 	switch {
 	case s.URI != "" && len(s.URIs) > 0:
-		return nil, bad("uri and uris are both set")
+		return bad("uri and uris are both set")
 	case s.URI == "" && len(s.URIs) == 0:
-		return nil, bad("neither uri nor uris is set")
+		return bad("neither uri nor uris is set")
 	}
 	addURI := func(u string) error {
 		if hasURI(r.entries, u) {
@@ -212,15 +230,13 @@ func compile(s *Spec) (*Route, error) {
 		return nil
 	}
 	if s.URI != "" {
-		r.entries = make([]entry, 0, 1)
 		if err := addURI(s.URI); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
-		r.entries = make([]entry, 0, len(s.URIs))
 		for _, u := range s.URIs {
 			if err := addURI(u); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
@@ -228,7 +244,7 @@ func compile(s *Spec) (*Route, error) {
 	for _, m := range s.Methods {
 		bit := methodBit([]byte(m))
 		if bit == 0 {
-			return nil, bad("unknown method %q (APISIX allows %s)", m, strings.Join(methodNames[:], ", "))
+			return bad("unknown method %q (APISIX allows %s)", m, strings.Join(methodNames[:], ", "))
 		}
 		r.methods |= bit
 	}
@@ -236,14 +252,14 @@ func compile(s *Spec) (*Route, error) {
 	hosts := s.Hosts
 	if s.Host != "" {
 		if len(s.Hosts) > 0 {
-			return nil, bad("host and hosts are both set")
+			return bad("host and hosts are both set")
 		}
 		hosts = []string{s.Host}
 	}
 	for _, h := range hosts {
 		hp, err := compileHost(h)
 		if err != nil {
-			return nil, bad("%v", err)
+			return bad("%v", err)
 		}
 		r.hosts = append(r.hosts, hp)
 	}
@@ -251,14 +267,14 @@ func compile(s *Spec) (*Route, error) {
 	addrs := s.RemoteAddrs
 	if s.RemoteAddr != "" {
 		if len(s.RemoteAddrs) > 0 {
-			return nil, bad("remote_addr and remote_addrs are both set")
+			return bad("remote_addr and remote_addrs are both set")
 		}
 		addrs = []string{s.RemoteAddr}
 	}
 	for _, a := range addrs {
 		p, err := parseAddrOrPrefix(a)
 		if err != nil {
-			return nil, bad("remote address %q: %v", a, err)
+			return bad("remote address %q: %v", a, err)
 		}
 		r.addrs = append(r.addrs, p)
 	}
@@ -266,12 +282,12 @@ func compile(s *Spec) (*Route, error) {
 	if len(s.Vars) > 0 {
 		e, err := compileVars(s.Vars)
 		if err != nil {
-			return nil, fmt.Errorf("%w: route %q: %v", ErrInvalidVars, s.ID, err)
+			return fmt.Errorf("%w: route %q: %v", ErrInvalidVars, s.ID, err)
 		}
 		r.vars = e
 	}
 	r.plain = r.methods == 0 && len(r.hosts) == 0 && len(r.addrs) == 0 && r.vars == nil
-	return r, nil
+	return nil
 }
 
 func hasURI(es []entry, raw string) bool {

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -17,28 +18,32 @@ func BenchmarkUpdate100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	shapes := []func(i int) Spec{
-		func(i int) Spec { return Spec{ID: "new", URI: fmt.Sprintf("/api/svc%05d/res%03d/extra", i%1000, i%100)} },
+		func(i int) Spec {
+			return Spec{ID: "new", URI: fmt.Sprintf("/api/svc%05d/res%03d/extra", i%1000, i%100)}
+		},
 		func(i int) Spec { return Spec{ID: "new", URI: fmt.Sprintf("/api/svc%05d/r%d/:id/x/:y", i%10000, i%10)} },
 		func(i int) Spec {
 			return Spec{ID: "new", URI: fmt.Sprintf("/t/%06d/about", i%25000), Hosts: []string{"*.example.com"}, Methods: []string{"GET"}}
 		},
 	}
-	ins := make([]time.Duration, 0, b.N)
-	del := make([]time.Duration, 0, b.N)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	runtime.GC()
+	var ins, del, insCPU, delCPU []time.Duration
 	i := 0
 	for b.Loop() {
 		s := shapes[i%len(shapes)](i * 7919)
-		t0 := time.Now()
+		c0, t0 := threadCPU(), time.Now()
 		if err := r.Insert(s); err != nil {
 			b.Fatal(err)
 		}
-		t1 := time.Now()
+		c1, t1 := threadCPU(), time.Now()
 		if err := r.Delete("new"); err != nil {
 			b.Fatal(err)
 		}
-		t2 := time.Now()
-		ins = append(ins, t1.Sub(t0))
-		del = append(del, t2.Sub(t1))
+		c2, t2 := threadCPU(), time.Now()
+		ins, insCPU = append(ins, t1.Sub(t0)), append(insCPU, c1-c0)
+		del, delCPU = append(del, t2.Sub(t1)), append(delCPU, c2-c1)
 		i++
 	}
 	if r.Table().Len() != n {
@@ -46,8 +51,10 @@ func BenchmarkUpdate100k(b *testing.B) {
 	}
 	b.ReportMetric(quantile(ins, 0.50), "insert-p50-µs")
 	b.ReportMetric(quantile(ins, 0.99), "insert-p99-µs")
+	b.ReportMetric(quantile(insCPU, 0.99), "insert-p99-cpu-µs")
 	b.ReportMetric(quantile(del, 0.50), "delete-p50-µs")
 	b.ReportMetric(quantile(del, 0.99), "delete-p99-µs")
+	b.ReportMetric(quantile(delCPU, 0.99), "delete-p99-cpu-µs")
 }
 
 func quantile(ds []time.Duration, q float64) float64 {
@@ -64,10 +71,15 @@ func quantile(ds []time.Duration, q float64) float64 {
 func BenchmarkBuild100k(b *testing.B) {
 	specs := mixedSpecs(100_000)
 	b.ReportAllocs()
+	runtime.GC()
+	var cpu time.Duration
 	for b.Loop() {
+		c0 := processCPU()
 		r := New()
 		if err := r.Build(specs); err != nil {
 			b.Fatal(err)
 		}
+		cpu += processCPU() - c0
 	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 }

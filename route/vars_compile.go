@@ -28,9 +28,36 @@ const (
 	opIPMat // ipmatch
 )
 
-var opNames = map[string]exprOp{
-	"==": opEq, "~=": opNe, ">": opGt, ">=": opGe, "<": opLt, "<=": opLe,
-	"~~": opRe, "~*": opReI, "in": opIn, "has": opHas, "ipmatch": opIPMat,
+// opCode maps an operator to its code; lua-resty-expr lowercases
+// operators first, so "IN" and "IPMATCH" are accepted.
+func opCode(s string) (exprOp, bool) {
+	switch s {
+	case "==":
+		return opEq, true
+	case "~=":
+		return opNe, true
+	case ">":
+		return opGt, true
+	case ">=":
+		return opGe, true
+	case "<":
+		return opLt, true
+	case "<=":
+		return opLe, true
+	case "~~":
+		return opRe, true
+	case "~*":
+		return opReI, true
+	}
+	switch {
+	case strings.EqualFold(s, "in"):
+		return opIn, true
+	case strings.EqualFold(s, "has"):
+		return opHas, true
+	case strings.EqualFold(s, "ipmatch"):
+		return opIPMat, true
+	}
+	return 0, false
 }
 
 // valKind is the JSON type of a right-hand value or a list element.
@@ -92,7 +119,7 @@ type expr struct {
 	re    *regexp.Regexp
 	list  []operand
 	nets  []netip.Prefix
-	src   any // the clause as written, for Explain
+	src   []any // the clause as written, for Explain
 }
 
 func isLogic(s string) (op exprOp, neg, ok bool) {
@@ -202,7 +229,7 @@ func compileClause(c []any) (expr, error) {
 		}
 		ops, r = "==", op // [var, value] with a non-string value
 	}
-	code, known := opNames[strings.ToLower(ops)]
+	code, known := opCode(ops)
 	if !known {
 		if len(c) != 2 {
 			return e, fmt.Errorf("invalid operator '%s' in %s", ops, render(c))
@@ -240,8 +267,9 @@ func compileClause(c []any) (expr, error) {
 		if !ok {
 			return e, fmt.Errorf("in needs a list in %s", render(c))
 		}
-		for _, x := range list {
-			e.list = append(e.list, toOperand(x))
+		e.list = make([]operand, len(list))
+		for i, x := range list {
+			e.list[i] = toOperand(x)
 		}
 	case opIPMat:
 		var list []any
@@ -253,6 +281,7 @@ func compileClause(c []any) (expr, error) {
 		default:
 			return e, fmt.Errorf("ipmatch needs an address or a list in %s", render(c))
 		}
+		e.nets = make([]netip.Prefix, 0, len(list))
 		for _, x := range list {
 			s, ok := x.(string)
 			if !ok {
