@@ -165,6 +165,7 @@ func (h *harness) l4() {
 	targets, res, stop := h.launchAll(false, direct, ups, metrics, peerRows)
 	defer stop()
 
+	nz := noisy{}
 	for round := 0; round < h.o.rounds && h.ctx.Err() == nil; round++ {
 		order := rotateTargets(targets, round)
 		if haveIperf {
@@ -172,7 +173,9 @@ func (h *harness) l4() {
 				if !t.alive(res) {
 					continue
 				}
-				bps, err := h.iperf(t.ports["iperf"])
+				// iperf3 -s takes a moment to finish the previous test.
+				time.Sleep(500 * time.Millisecond)
+				bps, share, err := measure(h, func() (float64, error) { return h.iperf(t.ports["iperf"]) })
 				if err != nil {
 					res.Fail(mIperf.Key, t.row, err)
 					h.logf("round %d iperf3 %s: %v", round+1, t.row, err)
@@ -187,7 +190,8 @@ func (h *harness) l4() {
 					continue
 				}
 				res.Add(mIperf.Key, t.row, bps)
-				h.logf("round %d iperf3 %-8s %6.2f Gbit/s", round+1, t.row, bps/1e9)
+				h.noted(nz, res, share, t.row, mIperf.Key)
+				h.logf("round %d iperf3 %-8s %6.2f Gbit/s   (other work: %.0f%%)", round+1, t.row, bps/1e9, share*100)
 			}
 		}
 		if haveRedis {
@@ -201,7 +205,7 @@ func (h *harness) l4() {
 					if pipe == 16 {
 						set, get, n = mSet16, mGet16, 5*h.o.redisN
 					}
-					r, err := h.redisBench(t.ports["redis"], pipe, n)
+					r, share, err := measure(h, func() (map[string]float64, error) { return h.redisBench(t.ports["redis"], pipe, n) })
 					if err != nil {
 						res.Fail(set.Key, t.row, err)
 						res.Fail(get.Key, t.row, err)
@@ -210,7 +214,8 @@ func (h *harness) l4() {
 					}
 					res.Add(set.Key, t.row, r["SET"])
 					res.Add(get.Key, t.row, r["GET"])
-					h.logf("round %d redis -P%-2d %-8s SET %7.0f GET %7.0f ops/s", round+1, pipe, t.row, r["SET"], r["GET"])
+					h.noted(nz, res, share, t.row, set.Key, get.Key)
+					h.logf("round %d redis -P%-2d %-8s SET %7.0f GET %7.0f ops/s   (other work: %.0f%%)", round+1, pipe, t.row, r["SET"], r["GET"], share*100)
 				}
 			}
 		}

@@ -75,47 +75,59 @@ func (h *harness) l7Origin(o l7Origin) {
 	targets, res, stop := h.launchAll(true, map[string]int{"http": o.port}, ups,
 		[]peers.Metric{rps, p50, p99, cpu, c1}, peerRows)
 	defer stop()
+	nz := noisy{}
+	type run struct {
+		w   peers.Wrk
+		cpu float64 // proxy CPU per request, ns
+	}
 	for round := 0; round < h.o.rounds && h.ctx.Err() == nil; round++ {
 		order := rotateTargets(targets, round)
 		for _, t := range order {
 			if !t.alive(res) {
 				continue
 			}
-			var cpu0 time.Duration
-			if t.proc != nil {
-				cpu0 = t.proc.CPUTime()
-			}
-			w, err := h.wrk(t.ports["http"], 50, h.o.wrkTime)
+			r, share, err := measure(h, func() (run, error) {
+				var cpu0 time.Duration
+				if t.proc != nil {
+					cpu0 = t.proc.CPUTime()
+				}
+				w, err := h.wrk(t.ports["http"], 50, h.o.wrkTime)
+				if err != nil || t.proc == nil || w.Requests == 0 {
+					return run{w: w}, err
+				}
+				return run{w: w, cpu: float64(t.proc.CPUTime()-cpu0) / float64(w.Requests)}, nil
+			})
 			if err != nil {
 				res.Fail(rps.Key, t.row, err)
 				h.logf("round %d wrk %s %s: %v", round+1, o.key, t.row, err)
 				continue
 			}
+			w := r.w
 			res.Add(rps.Key, t.row, w.RPS)
 			res.Add(p50.Key, t.row, float64(w.P50))
 			res.Add(p99.Key, t.row, float64(w.P99))
-			perReq := 0.0
-			if t.proc != nil && w.Requests > 0 {
-				perReq = float64(t.proc.CPUTime()-cpu0) / float64(w.Requests)
-				res.Add(cpu.Key, t.row, perReq)
+			if r.cpu > 0 {
+				res.Add(cpu.Key, t.row, r.cpu)
 			}
+			h.noted(nz, res, share, t.row, rps.Key, p50.Key, p99.Key)
 			if w.Non2xx > 0 || w.Errors > 0 {
 				res.Note(rps.Key, t.row, fmt.Sprintf("non-2xx %d, socket errors %d (last run)", w.Non2xx, w.Errors))
 			}
-			h.logf("round %d wrk %s %-8s %8.0f req/s p50 %v p99 %v cpu %.1fµs/req non2xx %d errs %d",
-				round+1, o.key, t.row, w.RPS, w.P50, w.P99, perReq/1e3, w.Non2xx, w.Errors)
+			h.logf("round %d wrk %s %-8s %8.0f req/s p50 %v p99 %v cpu %.1fµs/req non2xx %d errs %d   (other work: %.0f%%)",
+				round+1, o.key, t.row, w.RPS, w.P50, w.P99, r.cpu/1e3, w.Non2xx, w.Errors, share*100)
 		}
 		for _, t := range order {
 			if !t.alive(res) {
 				continue
 			}
-			w, err := h.wrk(t.ports["http"], 1, h.o.wrkTime/2)
+			w, share, err := measure(h, func() (peers.Wrk, error) { return h.wrk(t.ports["http"], 1, h.o.wrkTime/2) })
 			if err != nil {
 				res.Fail(c1.Key, t.row, err)
 				continue
 			}
 			res.Add(c1.Key, t.row, float64(w.P50))
-			h.logf("round %d wrk -c1 %s %-8s p50 %v", round+1, o.key, t.row, w.P50)
+			h.noted(nz, res, share, t.row, c1.Key)
+			h.logf("round %d wrk -c1 %s %-8s p50 %v   (other work: %.0f%%)", round+1, o.key, t.row, w.P50, share*100)
 		}
 	}
 	res.Write(os.Stdout)
