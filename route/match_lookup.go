@@ -1,6 +1,7 @@
 package route
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strings"
 )
@@ -111,37 +112,35 @@ func (t *Table) collect(path []byte, m *Match) {
 			} else if i == len(path) {
 				break walk
 			}
-			// A short loop beats the assembly IndexByte on the few
-			// children most nodes have.
-			c, idx := path[i], n.indices
-			k := 0
-			if len(idx) > 16 {
-				if k = strings.IndexByte(idx, c); k < 0 {
+			var k int
+			if len(n.children) <= maxPacked {
+				if k = findPacked(n.idx, path[i]); k >= len(n.children) {
 					break walk
 				}
-			} else {
-				for k < len(idx) && idx[k] != c {
-					k++
-				}
-				if k == len(idx) {
-					break walk
-				}
+			} else if k = strings.IndexByte(n.ext.wide, path[i]); k < 0 {
+				break walk
 			}
 			n = n.children[k]
 			seg := n.seg
 			if len(path)-i < len(seg) {
 				break walk
 			}
-			// The first byte matched through indices. Segments deep in a
-			// big tree are a few bytes, where a loop beats memequal's call.
-			if len(seg) <= 8 {
+			// Compare the label a word at a time against head; only a
+			// label longer than 8 bytes reads its own bytes.
+			if len(path)-i >= 8 {
+				w := binary.LittleEndian.Uint64(path[i:])
+				if len(seg) < 8 {
+					w &= 1<<(8*len(seg)) - 1
+				}
+				if w != n.head || len(seg) > 8 && string(path[i+8:i+len(seg)]) != seg[8:] {
+					break walk
+				}
+			} else {
 				for j := 1; j < len(seg); j++ {
 					if path[i+j] != seg[j] {
 						break walk
 					}
 				}
-			} else if string(path[i+1:i+len(seg)]) != seg[1:] {
-				break walk
 			}
 			i += len(seg)
 		}

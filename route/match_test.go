@@ -300,3 +300,44 @@ func TestExplain(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestWideFanout crosses the 8-children boundary where a node's child
+// index moves from its packed word to ext.wide, growing and shrinking.
+func TestWideFanout(t *testing.T) {
+	r := New()
+	var specs []Spec
+	for c := byte('a'); c <= 'z'; c++ {
+		specs = append(specs, Spec{ID: string(c), URI: "/x/" + string(c) + "/y"})
+		if err := r.Insert(specs[len(specs)-1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Insert(Spec{ID: "param", URI: "/x/:p/y", Priority: -1}); err != nil {
+		t.Fatal(err)
+	}
+	probes := []probe{{path: "/x/0/y", want: "param", params: []string{"p=0"}}, {path: "/x/ab/y", want: "param", params: []string{"p=ab"}}}
+	for _, s := range specs {
+		probes = append(probes, probe{path: s.URI, want: s.ID})
+	}
+	checkProbes(t, r, probes)
+	// Delete in an order that passes through every child count.
+	for i, j := 0, len(specs)-1; i <= j; i, j = i+1, j-1 {
+		for _, k := range []int{i, j} {
+			if err := r.Delete(specs[k].ID); err != nil && !errors.Is(err, ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		var left []Spec
+		var want []probe
+		for _, s := range specs[i+1 : j] {
+			left = append(left, s)
+			want = append(want, probe{path: s.URI, want: s.ID})
+		}
+		want = append(want, probe{path: specs[i].URI, want: "param", params: []string{"p=" + specs[i].ID}})
+		checkProbes(t, r, want)
+		fresh := mustBuild(t, append(left, Spec{ID: "param", URI: "/x/:p/y", Priority: -1})...)
+		if a, b := dumpSorted(r.Table().root), dumpSorted(fresh.Table().root); a != b {
+			t.Fatalf("after deleting down to %d children:\n%s\nfresh:\n%s", len(left), a, b)
+		}
+	}
+}

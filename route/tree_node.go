@@ -1,6 +1,7 @@
 package route
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 )
@@ -39,19 +40,23 @@ func (a *entry) before(b *entry) bool {
 	return a.uriIdx < b.uriIdx
 }
 
-// node is one vertex of the radix tree, kept to 64 bytes so that the
-// static walk reads one cache line per node. Static children are found by
-// their first byte in indices, which lines up with children. Everything
-// the walk does not need at every node lives behind ext, which is nil on
-// nodes that only lead somewhere.
+// node is one vertex of the radix tree, kept to 64 bytes so that the walk
+// reads one cache line per node. The walk never touches the bytes of seg
+// or of an index string for the usual node: head holds seg's first eight
+// bytes and idx the first bytes of up to eight children, so choosing a
+// child and checking its label are a few word operations. A node with
+// more children keeps their first bytes in ext.wide. Everything else the
+// walk does not need at every node lives behind ext, which is nil on nodes
+// that only lead somewhere.
 //
 // A node is immutable once published. Writers copy the nodes they change
 // (own) and mutate only their copies.
 type node struct {
-	seg      string
-	indices  string
+	head     uint64 // seg[:8], little-endian, zero-padded
+	idx      uint64 // children[i].seg[0] in byte i, for up to 8 children
 	children []*node
 	ext      *nodeExt
+	seg      string
 }
 
 type nodeExt struct {
@@ -60,6 +65,79 @@ type nodeExt struct {
 	wild  *node
 	exact []*entry // patterns that end here with nothing left of the path
 	tail  []*entry // prefix and catch-all patterns: any remainder matches
+	wide  string   // children's first bytes when there are more than 8
+}
+
+const maxPacked = 8
+
+func packHead(s string) uint64 {
+	var h uint64
+	for i := 0; i < len(s) && i < 8; i++ {
+		h |= uint64(s[i]) << (8 * i)
+	}
+	return h
+}
+
+func (n *node) setSeg(s string) {
+	n.seg = s
+	n.head = packHead(s)
+}
+
+// reindex recomputes the child index after children changed.
+func (n *node) reindex() {
+	n.idx = 0
+	if len(n.children) <= maxPacked {
+		for i, c := range n.children {
+			n.idx |= uint64(c.seg[0]) << (8 * i)
+		}
+		if n.ext != nil {
+			n.ext.wide = ""
+		}
+		return
+	}
+	b := make([]byte, len(n.children))
+	for i, c := range n.children {
+		b[i] = c.seg[0]
+	}
+	if n.ext == nil {
+		n.ext = &nodeExt{}
+	}
+	n.ext.wide = string(b)
+}
+
+// child returns the index of the child whose label starts with c, or -1.
+func (n *node) child(c byte) int {
+	if len(n.children) <= maxPacked {
+		k := findPacked(n.idx, c)
+		if k >= len(n.children) {
+			return -1
+		}
+		return k
+	}
+	return strings.IndexByte(n.ext.wide, c)
+}
+
+// findPacked returns the position of byte c in the packed word, or 8.
+// Classic SWAR: xor makes matching bytes zero, then the lowest byte whose
+// high bit survives (x-1)&^x is the first zero byte. Positions past the
+// node's child count hold zeros and are cut off by the caller.
+func findPacked(w uint64, c byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := w ^ (ones * uint64(c))
+	t := (x - ones) &^ x & highs
+	return bits.TrailingZeros64(t) >> 3
+}
+
+// holdsRoutes reports a node with routes or a parameter child.
+func (n *node) holdsRoutes() bool {
+	return n.ext != nil && (n.ext.wild != nil || len(n.ext.exact) > 0 || len(n.ext.tail) > 0)
+}
+
+// trimExt drops an extension that no longer holds anything.
+func (n *node) trimExt() {
+	if x := n.ext; x != nil && x.wild == nil && len(x.exact) == 0 && len(x.tail) == 0 && x.wide == "" {
+		n.ext = nil
+	}
 }
 
 func (n *node) wild() *node {
@@ -67,11 +145,6 @@ func (n *node) wild() *node {
 		return nil
 	}
 	return n.ext.wild
-}
-
-// empty reports a node that holds no route and no parameter child.
-func (n *node) bare() bool {
-	return n.ext == nil || n.ext.wild == nil && len(n.ext.exact) == 0 && len(n.ext.tail) == 0
 }
 
 // writer tracks the nodes one update has copied, which it may change in
@@ -96,7 +169,7 @@ func (w *writer) own(n *node) *node {
 	c := *n
 	c.children = slices.Clone(n.children)
 	if n.ext != nil {
-		c.ext = &nodeExt{wild: n.ext.wild, exact: slices.Clone(n.ext.exact), tail: slices.Clone(n.ext.tail)}
+		c.ext = &nodeExt{wild: n.ext.wild, exact: slices.Clone(n.ext.exact), tail: slices.Clone(n.ext.tail), wide: n.ext.wide}
 	}
 	w.owned = append(w.owned, &c)
 	return &c
@@ -104,14 +177,14 @@ func (w *writer) own(n *node) *node {
 
 func (w *writer) newNode(seg string) *node {
 	if !w.all {
-		n := &node{seg: seg}
+		n := &node{seg: seg, head: packHead(seg)}
 		w.owned = append(w.owned, n)
 		return n
 	}
 	if len(w.nodes) == cap(w.nodes) {
 		w.nodes = make([]node, 0, chunk)
 	}
-	w.nodes = append(w.nodes, node{seg: seg})
+	w.nodes = append(w.nodes, node{seg: seg, head: packHead(seg)})
 	return &w.nodes[len(w.nodes)-1]
 }
 
@@ -180,11 +253,11 @@ func (w *writer) insert(root *node, e *entry) *node {
 // nodes so that s ends on a node boundary, and returns that owned node.
 func (w *writer) insertLit(n *node, s string) *node {
 	for len(s) > 0 {
-		k := strings.IndexByte(n.indices, s[0])
+		k := n.child(s[0])
 		if k < 0 {
 			child := w.newNode(s)
-			n.indices += s[:1]
 			n.children = append(n.children, child)
+			n.reindex()
 			return child
 		}
 		child := w.own(n.children[k])
@@ -192,8 +265,10 @@ func (w *writer) insertLit(n *node, s string) *node {
 		l := commonPrefix(s, child.seg)
 		if l < len(child.seg) {
 			rest := w.newNode(child.seg[l:])
-			rest.indices, rest.children, rest.ext = child.indices, child.children, child.ext
-			child.seg, child.indices, child.children, child.ext = child.seg[:l], rest.seg[:1], []*node{rest}, nil
+			rest.idx, rest.children, rest.ext = child.idx, child.children, child.ext
+			child.setSeg(child.seg[:l])
+			child.children, child.ext = []*node{rest}, nil
+			child.reindex()
 		}
 		s = s[l:]
 		n = child
@@ -230,7 +305,7 @@ func (w *writer) remove(root *node, e *entry) (*node, bool) {
 		case partLit:
 			s := pt.text
 			for len(s) > 0 {
-				k := strings.IndexByte(n.indices, s[0])
+				k := n.child(s[0])
 				if k < 0 || !strings.HasPrefix(s, n.children[k].seg) {
 					return root, false
 				}
@@ -263,9 +338,7 @@ func (w *writer) remove(root *node, e *entry) (*node, bool) {
 		return root, false
 	}
 	*list = slices.Delete(*list, i, i+1)
-	if n.bare() {
-		n.ext = nil
-	}
+	n.trimExt()
 	for j := len(path) - 1; j > 0; j-- {
 		w.prune(path[j])
 	}
@@ -277,24 +350,22 @@ func (w *writer) remove(root *node, e *entry) (*node, bool) {
 // as compact as a fresh build would be.
 func (w *writer) prune(st step) {
 	n := st.n
-	if !n.bare() {
+	if n.holdsRoutes() || len(n.children) > 1 {
 		return
 	}
-	n.ext = nil
 	p := st.parent
 	switch {
 	case len(n.children) == 0 && st.child < 0:
 		p.ext.wild = nil
-		if p.bare() {
-			p.ext = nil
-		}
+		p.trimExt()
 	case len(n.children) == 0:
 		k := st.child
 		p.children = slices.Delete(p.children, k, k+1)
-		p.indices = p.indices[:k] + p.indices[k+1:]
-	case len(n.children) == 1 && st.child >= 0:
+		p.reindex()
+		p.trimExt()
+	case st.child >= 0:
 		c := w.own(n.children[0])
-		c.seg = n.seg + c.seg
+		c.setSeg(n.seg + c.seg)
 		p.children[st.child] = c
 	}
 }
