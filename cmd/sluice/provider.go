@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sluice-gateway/sluice/core"
@@ -34,6 +36,10 @@ type configPlane struct {
 // starts from the last config it saved; without one, it starts with no
 // routes and says it is not ready.
 func startConfigPlane(cfg *core.Config, routesPath string, workers int, store *core.Store) (*configPlane, error) {
+	// Until run() subscribes to signals, a SIGHUP (an operator, or a test,
+	// reloading early) would end the process; the watcher catches changes
+	// made in that window anyway.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
 	cp := &configPlane{cfg: cfg, cancel: cancel}
 	ok := false
