@@ -57,6 +57,15 @@ func (b *Body) Next(p []byte) (n int, data []byte, err error) {
 	return 0, nil, nil
 }
 
+// Trailer returns the trailer field the last Next consumed, for chunked
+// bodies; see ChunkedDecoder.Trailer.
+func (b *Body) Trailer() (name, value []byte, ok bool) {
+	if b.kind != BodyChunked {
+		return nil, nil, false
+	}
+	return b.chunked.Trailer()
+}
+
 // Skip is Next without the payload: it consumes as much of p as belongs to
 // the body in one call, for callers that only forward.
 func (b *Body) Skip(p []byte) (n int, err error) {

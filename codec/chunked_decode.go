@@ -26,13 +26,23 @@ type ChunkedDecoder struct {
 	trailerN  int   // trailer field lines so far
 	trailerB  int   // trailer section bytes so far
 	err       error
-	state     uint8
-	resolved  bool
+	// The trailer field the last Decode call ended on (views into its p).
+	trName, trValue []byte
+	state           uint8
+	resolved        bool
 }
 
 // Reset readies d for a new body under the given limits.
 func (d *ChunkedDecoder) Reset(l Limits) {
 	*d = ChunkedDecoder{limits: l.resolved(), resolved: true}
+}
+
+// Trailer returns the trailer field (name, and value with OWS trimmed) that
+// the last Decode call consumed, and false if that call did not end on one.
+// Decode returns after each trailer line so that callers can inspect them
+// (gRPC's status travels there). Views into the p given to that Decode call.
+func (d *ChunkedDecoder) Trailer() (name, value []byte, ok bool) {
+	return d.trName, d.trValue, d.trName != nil
 }
 
 // Done reports that the last chunk and the trailer section have been consumed.
@@ -51,6 +61,7 @@ func (d *ChunkedDecoder) Decode(p []byte) (n int, data []byte, err error) {
 	if !d.resolved {
 		d.Reset(Limits{})
 	}
+	d.trName, d.trValue = nil, nil
 	for n < len(p) || d.state == chSize || d.state == chTrailer {
 		switch d.state {
 		case chData:
@@ -94,6 +105,9 @@ func (d *ChunkedDecoder) Decode(p []byte) (n int, data []byte, err error) {
 				return d.failAt(n, err)
 			}
 			n += adv
+			if d.trName != nil {
+				return n, nil, nil // one trailer field per call, for Trailer
+			}
 		case chDone:
 			return n, nil, nil
 		case chFailed:
@@ -248,7 +262,8 @@ func chunkExtOK(b []byte) bool {
 }
 
 // trailerLine validates a trailer field line (RFC 9112 §7.1.2) with the
-// field-line rules of a head; the empty line ends the body.
+// field-line rules of a head and keeps its views for Trailer; the empty line
+// ends the body.
 func (d *ChunkedDecoder) trailerLine(line []byte, adv int) error {
 	d.trailerB += adv
 	if d.trailerB > d.limits.MaxHeaderBytes {
@@ -262,11 +277,6 @@ func (d *ChunkedDecoder) trailerLine(line []byte, adv int) error {
 	if d.trailerN > d.limits.MaxFields {
 		return ErrTooManyFields
 	}
-	return fieldLineOK(line)
-}
-
-// fieldLineOK validates a complete field line without recording it.
-func fieldLineOK(line []byte) error {
 	j := 0
 	for j < len(line) && tokenChar[line[j]] {
 		j++
@@ -286,5 +296,6 @@ func fieldLineOK(line []byte) error {
 	if !valueOK(line[j+1:]) {
 		return firstBad(line[j+1:], &valueChar, ErrBadFieldValue)
 	}
+	d.trName, d.trValue = line[:j:j], trimOWS(line[j+1:])
 	return nil
 }

@@ -135,3 +135,31 @@ func TestBody(t *testing.T) {
 		t.Fatal(n, err)
 	}
 }
+
+func TestChunkedTrailers(t *testing.T) {
+	in := []byte("2\r\nok\r\n0\r\ngrpc-status: 0 \r\nGrpc-Message:\r\n\r\nNEXT")
+	var b Body
+	b.Reset(Framing{Kind: BodyChunked}, Limits{})
+	var got []string
+	p := in
+	for !b.Done() {
+		n, _, err := b.Next(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name, value, ok := b.Trailer(); ok {
+			got = append(got, string(name)+"="+string(value))
+		}
+		p = p[n:]
+	}
+	if strings.Join(got, ",") != "grpc-status=0,Grpc-Message=" || string(p) != "NEXT" {
+		t.Fatalf("trailers %q, rest %q", got, p)
+	}
+	if _, _, ok := b.Trailer(); ok {
+		t.Fatal("Trailer after the final empty line")
+	}
+	b.Reset(Framing{BodyLength, 1}, Limits{})
+	if _, _, ok := b.Trailer(); ok {
+		t.Fatal("Trailer on a length body")
+	}
+}

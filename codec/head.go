@@ -120,6 +120,16 @@ func (h *head) nextLine() (line []byte, next int, ok bool, err error) {
 	return b[h.pos : lf-1], lf + 1, true, nil
 }
 
+// mustNotShrink guards the resumption contract: a buffer shorter than what
+// was already examined means the caller dropped bytes the parser's offsets
+// point at, a bug in the caller that would otherwise surface as a bare index
+// panic somewhere later.
+func mustNotShrink(buf []byte, scanned int) {
+	if len(buf) < scanned {
+		panic("codec: Parse resumed with fewer bytes than the previous call saw; Reset first for a new message")
+	}
+}
+
 // partialLine returns the bytes of the unfinished line at h.pos that can be
 // judged already: all of them but a final CR, which may yet be followed by LF.
 func (h *head) partialLine() []byte {

@@ -51,6 +51,7 @@ func (r *Request) Parse(buf []byte) (n int, err error) {
 	case stageFailed:
 		return 0, r.err
 	}
+	mustNotShrink(buf, r.scan)
 	r.buf = buf
 	if r.stage == stageStart {
 		if err := r.parseRequestLine(); err != nil {

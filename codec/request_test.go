@@ -353,3 +353,16 @@ func TestRequestAccessors(t *testing.T) {
 		t.Error("Reset left state")
 	}
 }
+
+func TestRequestShrunkBufferPanics(t *testing.T) {
+	var r Request
+	if _, err := r.Parse([]byte("GET / HTTP/1.1\r\nHost: a\r\n")); err != ErrNeedMore {
+		t.Fatal(err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	r.Parse([]byte("GET /"))
+}

@@ -46,6 +46,7 @@ func (r *Response) Parse(buf []byte) (n int, err error) {
 	case stageFailed:
 		return 0, r.err
 	}
+	mustNotShrink(buf, r.scan)
 	r.buf = buf
 	if r.stage == stageStart {
 		if err := r.parseStatusLine(); err != nil {
