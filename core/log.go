@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,10 +34,10 @@ func SetLogLevel(s string) {
 }
 
 func logf(l level, format string, args ...any) {
-	if !logger.Enabled(nil, l) {
+	if !logger.Enabled(context.Background(), l) {
 		return
 	}
-	logger.Log(nil, l, fmt.Sprintf(format, args...))
+	logger.Log(context.Background(), l, fmt.Sprintf(format, args...))
 }
 
 // Infof, Warnf and Errorf log a line at their level.

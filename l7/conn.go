@@ -76,7 +76,6 @@ type exchange struct {
 	iov      [16]unix.Iovec
 
 	edits codec.Edits
-	hw    codec.HeadWriter
 	xff   []byte
 	host  []byte
 }

@@ -32,7 +32,6 @@ var (
 	resp431 = canned(431, "Request Header Fields Too Large", "431 Request Header Fields Too Large")
 	resp501 = canned(501, "Not Implemented", "501 Not Implemented")
 	resp502 = canned(502, "Bad Gateway", "502 Bad Gateway")
-	resp503 = canned(503, "Service Unavailable", "503 Service Temporarily Unavailable")
 	resp504 = canned(504, "Gateway Timeout", "504 Gateway Timeout")
 )
 

@@ -218,7 +218,7 @@ func TestAdminAuth(t *testing.T) {
 	a.key = ""
 	a.expect("GET", "/apisix/admin/upstreams", "", 401, "failed to check token")
 	a.expect("GET", "/healthz", "", 200, "ok") // liveness needs no key
-	a.key = "admin-key-012345678" // a prefix of the real key
+	a.key = "admin-key-012345678"              // a prefix of the real key
 	a.expect("GET", "/apisix/admin/upstreams", "", 401, "")
 	a.key = testKeys[1].Key
 	a.expect("GET", "/apisix/admin/upstreams", "", 200, `"total":0`)
