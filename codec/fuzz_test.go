@@ -329,6 +329,23 @@ func checkRewrite(t *testing.T, r *Request) {
 	if r2.flags&flagHopByHop != 0 {
 		t.Fatalf("rewrite of %q kept hop-by-hop fields: %q", r.buf[:r.end], out)
 	}
+	// With edits: the new Host, target and field land, framing does not move.
+	var e Edits
+	e.SetHost([]byte("edited.example:1"))
+	e.Set([]byte("X-Edit"), []byte("1"))
+	if r.MethodID() != MethodConnect {
+		e.SetTarget([]byte("/edited?x"))
+	}
+	out = bytes.Join(w.Request(r, &e), nil)
+	var r3 Request
+	if n, err := r3.Parse(out); err != nil || n != len(out) {
+		t.Fatalf("edited rewrite of %q: %q does not parse: %d %v", r.buf[:r.end], out, n, err)
+	}
+	v, _ := r3.Get("x-edit")
+	if string(r3.Host()) != "edited.example:1" && r.MethodID() != MethodConnect || string(v) != "1" ||
+		r3.Framing() != r.Framing() || r.MethodID() != MethodConnect && string(r3.Path()) != "/edited" {
+		t.Fatalf("edited rewrite of %q: %q", r.buf[:r.end], out)
+	}
 }
 
 func addCorpusSeedsResponse(f *testing.F) {
