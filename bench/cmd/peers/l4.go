@@ -46,7 +46,7 @@ var peerRows = []string{"nginx", "haproxy"}
 
 // startUpstream starts a server on the load CPU and waits for its port.
 func (h *harness) startUpstream(name string, port int, argv ...string) (*peers.Proc, error) {
-	p, err := peers.Start(name, h.o.loadCPU, h.env.Dir, nil, argv...)
+	p, err := peers.Start(name, h.o.upCPU, h.env.Dir, nil, argv...)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func (h *harness) l7() {
 	}
 	var origins []l7Origin
 	if have("nginx") {
-		ng, err := peers.NginxOrigin(h.env, h.o.loadCPU, ports[0])
+		ng, err := peers.NginxOrigin(h.env, h.o.upCPU, ports[0])
 		if err != nil {
 			fmt.Println("\nnginx origin (5-byte body) failed to start:", err)
 		} else {

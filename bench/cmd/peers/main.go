@@ -33,6 +33,7 @@ type options struct {
 	rounds     int
 	proxyCPU   int
 	loadCPU    int
+	upCPU      int
 	iperfTime  time.Duration
 	redisN     int
 	wrkTime    time.Duration
@@ -62,6 +63,7 @@ func main() {
 	flag.BoolVar(&quick, "quick", false, "smoke run: 1 round, short runs, 1,000 idle connections")
 	flag.IntVar(&o.proxyCPU, "proxy-cpu", 1, "CPU the proxy under test is pinned to")
 	flag.IntVar(&o.loadCPU, "load-cpu", 0, "CPU the load tools, upstreams and this driver are pinned to")
+	flag.IntVar(&o.upCPU, "upstream-cpu", 0, "CPU the upstreams (redis, iperf3 -s, origins) are pinned to; -1: any CPU")
 	flag.DurationVar(&iperfTime, "iperf-time", 5*time.Second, "iperf3 duration per run")
 	flag.IntVar(&redisN, "redis-n", 200000, "redis-benchmark requests per run at -P 1 (5× that at -P 16)")
 	flag.DurationVar(&wrkTime, "wrk-time", 10*time.Second, "wrk duration per run at -c50 (half that at -c1)")
@@ -70,7 +72,8 @@ func main() {
 	flag.DurationVar(&floodTime, "flood-time", 5*time.Second, "how long the flood client does not read")
 	flag.DurationVar(&o.waitQuiet, "wait-quiet", 0, "before starting, wait up to this long for the machine's CPUs to be under 15% busy with other work")
 	flag.IntVar(&o.retries, "retries", 2, "extra attempts for a run that failed or during which other work used more than -noise of the CPUs")
-	flag.Float64Var(&o.noiseLimit, "noise", 0.10, "share of the machine's CPUs that other work may use during a run before it is repeated")
+	flag.Float64Var(&o.noiseLimit, "noise", 0, "repeat a run when other work used more than this share of the machine's CPUs during it (0: never; the share is logged either way)")
+	flag.IntVar(&peers.Nice, "nice", -19, "niceness of every child (proxies, upstreams, load tools); 0 to leave it alone")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs and logs) and print its path")
 	flag.StringVar(&role, "role", "", "internal: run as gnetproxy, stdproxy or upstreams")
 	flag.StringVar(&routes, "routes", "", "internal: PORT=HOST:PORT,… for the proxy roles")
@@ -147,6 +150,9 @@ func pinSelf(cpu int) {
 }
 
 func run(o options) int {
+	if err := peers.RaiseAutogroup(); err != nil {
+		fmt.Fprintln(os.Stderr, "peers: raising the scheduler autogroup's priority:", err)
+	}
 	nofile, err := peers.RaiseNofile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peers: raising RLIMIT_NOFILE:", err)
@@ -192,8 +198,11 @@ func run(o options) int {
 		}
 	}
 	env := &peers.Env{Dir: dir, CPU: o.proxyCPU, Self: self, Sluice: sluicePath, Nofile: nofile}
+	if o.upCPU < 0 {
+		o.upCPU = peers.AnyCPU
+	}
 	if onlineCPUs() < 2 {
-		env.CPU, o.loadCPU = -1, -1
+		env.CPU, o.loadCPU, o.upCPU = -1, -1, -1
 	}
 	h := &harness{o: o, env: env, ctx: ctx}
 	h.header()
@@ -264,13 +273,17 @@ func (h *harness) header() {
 	if h.env.CPU < 0 {
 		fmt.Println("- layout: one CPU only, nothing pinned (figures are not comparable to a 2-CPU run)")
 	} else {
-		fmt.Printf("- layout: proxy under test pinned to CPU %d; load tools, upstreams and this driver pinned to CPU %d\n", h.env.CPU, h.o.loadCPU)
+		up := fmt.Sprintf("pinned to CPU %d", h.o.upCPU)
+		if h.o.upCPU == peers.AnyCPU {
+			up = "on any CPU"
+		}
+		fmt.Printf("- layout: proxy under test pinned to CPU %d; load tools and this driver pinned to CPU %d; upstreams %s\n", h.env.CPU, h.o.loadCPU, up)
 	}
 	if !peers.HaveTaskset() {
 		fmt.Println("- taskset not found: nothing is pinned")
 	}
 	fmt.Printf("- rounds: %d, interleaved (each round runs every row once per benchmark, in turn, starting one row later each round); median [min–max]\n", h.o.rounds)
-	fmt.Printf("- RLIMIT_NOFILE: %d\n", h.env.Nofile)
+	fmt.Printf("- RLIMIT_NOFILE: %d; every child runs at niceness %d\n", h.env.Nofile, peers.Nice)
 	fmt.Printf("- load average at start: %s (anything above 0 is other work on the machine; it makes the absolute figures noisy)\n", loadavg())
 	for _, v := range [][]string{
 		{"nginx", "-v"}, {"haproxy", "-v"}, {"caddy", "version"}, {"iperf3", "-v"},
@@ -400,7 +413,7 @@ func measure[T any](h *harness, fn func() (T, error)) (T, float64, error) {
 		if share < bestShare {
 			best, bestShare, ok = v, share, true
 		}
-		if share <= h.o.noiseLimit {
+		if h.o.noiseLimit <= 0 || share <= h.o.noiseLimit {
 			break
 		}
 		if try < h.o.retries {
@@ -418,7 +431,7 @@ func measure[T any](h *harness, fn func() (T, error)) (T, float64, error) {
 type noisy map[string]int
 
 func (h *harness) noted(nz noisy, res *peers.Results, share float64, row string, metrics ...string) {
-	if share <= h.o.noiseLimit {
+	if h.o.noiseLimit <= 0 || share <= h.o.noiseLimit {
 		return
 	}
 	for _, m := range metrics {
