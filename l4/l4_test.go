@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/internal/testnet"
 )
 
 type proxy struct {
@@ -226,38 +227,8 @@ func TestBigTransferClosedAfterLastWrite(t *testing.T) {
 	}
 }
 
-// blackhole returns a loopback address whose SYNs are dropped: a listener
-// that never accepts, with its tiny accept queue already full.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	sa := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
-	if err := syscall.Bind(fd, sa); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := syscall.Getsockname(fd)
-	addr := fmt.Sprintf("127.0.0.1:%d", got.(*syscall.SockaddrInet4).Port)
-	// Fill the queue; once full, the kernel drops further SYNs.
-	for i := 0; i < 8; i++ {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			return addr
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Skip("could not fill the accept queue of a blackhole listener")
-	return ""
-}
-
 func TestConnectTimeoutClosesClient(t *testing.T) {
-	hole := blackhole(t)
+	hole := testnet.Blackhole(t)
 	p := startProxy(t, "stream_routes: [{id: slow, upstream: {nodes: "+nodes(hole)+", timeout: {connect: 0.3}}}]\n", "")
 	c := dial(t, p.addr)
 	start := time.Now()
@@ -272,11 +243,8 @@ func TestConnectTimeoutClosesClient(t *testing.T) {
 }
 
 func TestFailoverToNextNode(t *testing.T) {
-	// A refused port: bind, learn the port, close.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	refused := ln.Addr().String()
-	ln.Close()
-	hole := blackhole(t)
+	refused := testnet.RefusedAddr(t)
+	hole := testnet.Blackhole(t)
 	var served atomic.Int64
 	good := upstream(t, func(c *net.TCPConn) { served.Add(1); echo(c) })
 	p := startProxy(t, "stream_routes: [{id: f, upstream: {nodes: "+nodes(refused, hole, good)+", timeout: {connect: 0.2}}}]\n", "")

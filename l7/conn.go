@@ -277,7 +277,7 @@ func (c *conn) begin() {
 		return
 	}
 	c.tgt = rt.Value.(*target)
-	c.closeAfter = !c.req.KeepAlive() || (c.srv.opts.MaxRequests > 0 && c.nreq >= c.srv.opts.MaxRequests)
+	c.closeAfter = !c.req.KeepAlive() || c.ls.draining || (c.srv.opts.MaxRequests > 0 && c.nreq >= c.srv.opts.MaxRequests)
 	c.respStarted = false
 	c.tries, c.tried = 0, 0
 	c.state = stProxy
@@ -437,7 +437,7 @@ func (c *conn) flush() bool {
 // idle, or close.
 func (c *conn) finish() {
 	c.tgt = nil
-	if c.closeAfter || c.state == stDone {
+	if c.closeAfter || c.state == stDone || c.ls.draining {
 		c.close()
 		return
 	}
@@ -469,6 +469,7 @@ func (c *conn) close() {
 	c.release()
 	c.detach()
 	c.loop.Close(c.fd)
+	delete(c.ls.conns, c)
 	c.loop.Conns.Add(-1)
 }
 

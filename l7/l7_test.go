@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/internal/testnet"
 )
 
 func TestMain(m *testing.M) {
@@ -41,6 +42,10 @@ var e2e = []struct {
 	{"HeadTimeout408", testHeadTimeout408},
 	{"WebsocketTunnel", testWebsocketTunnel},
 	{"SlowClientBoundsBuffering", testSlowClientBoundsBuffering},
+	{"KeepaliveTimeoutCloses", testKeepaliveTimeoutCloses},
+	{"Expect100Continue", testExpect100Continue},
+	{"ConnectTimeoutAndFailover", testConnectTimeoutAndFailover},
+	{"UploadToSlowUpstreamIsBounded", testUploadToSlowUpstreamIsBounded},
 }
 
 func TestE2E(t *testing.T) {
@@ -368,9 +373,7 @@ func testMalformedRequestsGet4xxAndClose(t *testing.T) {
 }
 
 func testUpstreamFailures(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := ln.Addr().String()
-	ln.Close()
+	dead := testnet.RefusedAddr(t)
 	silent, _ := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
 	defer silent.Close()
 	go func() {
@@ -517,5 +520,187 @@ func testSlowClientBoundsBuffering(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if n, err := io.CopyN(io.Discard, c, 64<<20); err != nil {
 		t.Fatalf("after the stall read %d: %v", n, err)
+	}
+}
+
+func testKeepaliveTimeoutCloses(t *testing.T) {
+	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	opts := DefaultOptions()
+	opts.KeepaliveTimeout = 300 * time.Millisecond
+	p := startProxy(t, catchAll(up), opts)
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	start := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle keep-alive connection: %v, want EOF", err)
+	}
+	if el := time.Since(start); el < 200*time.Millisecond || el > 5*time.Second {
+		t.Fatalf("closed after %v, want about 300 ms", el)
+	}
+}
+
+func testExpect100Continue(t *testing.T) {
+	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body) // reading makes net/http send 100 Continue
+		fmt.Fprintf(w, "got %d", len(b))
+	})
+	p := startProxy(t, catchAll(up), DefaultOptions())
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"))
+	br := bufio.NewReader(c)
+	line, _ := br.ReadString('\n')
+	if !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("first line %q, want a 100 Continue before sending the body", line)
+	}
+	br.ReadString('\n') // the empty line
+	c.Write([]byte("hello"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "got 5" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+}
+
+func testConnectTimeoutAndFailover(t *testing.T) {
+	hole := testnet.Blackhole(t)
+	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("up")) })
+	dead := testnet.RefusedAddr(t)
+	p := startProxy(t, fmt.Sprintf(`routes:
+  - {id: hole, uri: /hole, upstream: {nodes: {%q: 1}, timeout: {connect: 0.2}}}
+  - {id: failover, uri: /fo, upstream: {nodes: {%q: 1, %q: 1, %q: 1}, timeout: {connect: 0.2}}}
+`, hole, hole, dead, up), DefaultOptions())
+	start := time.Now()
+	if code, _, _ := get(t, client(), p.url+"/hole"); code != 504 {
+		t.Fatalf("unanswered connect: %d, want 504", code)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("504 after %v with a 0.2 s connect timeout", el)
+	}
+	for i := range 6 {
+		if code, body, _ := get(t, client(), p.url+"/fo"); code != 200 || body != "up" {
+			t.Fatalf("request %d with one live node of three: %d %q", i, code, body)
+		}
+	}
+}
+
+// An upstream that does not read the request body: the client's upload
+// stalls instead of the proxy buffering it, and completes once it reads.
+func testUploadToSlowUpstreamIsBounded(t *testing.T) {
+	release := make(chan struct{})
+	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d", n)
+	})
+	p := startProxy(t, catchAll(up), DefaultOptions())
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const size = 256 << 20
+	fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+	var sent atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1<<20)
+		for sent.Load() < size {
+			n, err := c.Write(buf)
+			sent.Add(int64(n))
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	last := int64(-1)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		if s := sent.Load(); s == last {
+			break
+		} else {
+			last = s
+		}
+	}
+	if s := sent.Load(); s >= size {
+		t.Fatalf("the whole %d MiB upload was absorbed while the upstream read nothing", size>>20)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != fmt.Sprint(size) {
+		t.Fatalf("upstream got %q bytes", b)
+	}
+}
+
+// StopAccepting closes idle keep-alive connections at once and lets a busy
+// one finish its answer (with Connection: close).
+func TestStopAcceptingDrains(t *testing.T) {
+	release := make(chan struct{})
+	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		w.Write([]byte("done"))
+	})
+	p := startProxy(t, catchAll(up), DefaultOptions())
+	idle, _ := net.Dial("tcp", p.addr)
+	defer idle.Close()
+	idle.SetDeadline(time.Now().Add(10 * time.Second))
+	idle.Write([]byte("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"))
+	ibr := bufio.NewReader(idle)
+	if resp, err := http.ReadResponse(ibr, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		io.ReadAll(resp.Body)
+	}
+	busy, _ := net.Dial("tcp", p.addr)
+	defer busy.Close()
+	busy.SetDeadline(time.Now().Add(10 * time.Second))
+	busy.Write([]byte("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"))
+	time.Sleep(100 * time.Millisecond)
+	p.srv.StopAccepting()
+	if _, err := ibr.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection after StopAccepting: %v, want EOF", err)
+	}
+	close(release)
+	bbr := bufio.NewReader(busy)
+	resp, err := http.ReadResponse(bbr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "done" || !resp.Close {
+		t.Fatalf("busy request: %q close=%v", b, resp.Close)
+	}
+	if _, err := bbr.ReadByte(); err != io.EOF {
+		t.Fatalf("busy connection after its answer: %v, want EOF", err)
 	}
 }

@@ -60,6 +60,9 @@ type Server struct {
 type loopState struct {
 	pools map[netip.AddrPort]*idlePool
 	free  []*exchange
+	// conns are the loop's client connections, for shutdown.
+	conns    map[*conn]struct{}
+	draining bool
 }
 
 // NewServer listens on addrs on every loop of g; call before g.Start. The
@@ -67,7 +70,7 @@ type loopState struct {
 func NewServer(g *core.Group, store *core.Store, addrs []string, opts Options) (*Server, error) {
 	s := &Server{group: g, store: store, opts: opts}
 	for range g.Loops {
-		s.loops = append(s.loops, &loopState{pools: map[netip.AddrPort]*idlePool{}})
+		s.loops = append(s.loops, &loopState{pools: map[netip.AddrPort]*idlePool{}, conns: map[*conn]struct{}{}})
 	}
 	for _, a := range addrs {
 		ap, err := core.ParseAddr(a)
@@ -84,8 +87,20 @@ func NewServer(g *core.Group, store *core.Store, addrs []string, opts Options) (
 	return s, nil
 }
 
-// StopAccepting closes the listeners; requests in flight go on.
-func (s *Server) StopAccepting() { s.group.CloseListeners(&s.ls) }
+// StopAccepting closes the listeners and begins a graceful shutdown: idle
+// keep-alive connections close now, busy ones after their current answer.
+func (s *Server) StopAccepting() {
+	s.group.CloseListeners(&s.ls)
+	s.group.Each(func(l *core.Loop) {
+		ls := s.loops[l.ID]
+		ls.draining = true
+		for c := range ls.conns {
+			if c.state == stIdle {
+				c.close()
+			}
+		}
+	})
+}
 
 // table is a snapshot's compiled HTTP routing.
 type table struct {
@@ -137,5 +152,6 @@ func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
 		l.Close(fd)
 		return
 	}
+	c.ls.conns[c] = struct{}{}
 	l.Conns.Add(1)
 }

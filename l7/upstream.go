@@ -78,6 +78,7 @@ type upConn struct {
 	to       timeouts
 	reused   bool
 	sent     bool // a byte of the current request reached the node
+	reqDone  bool // the whole request reached the node
 	gotResp  bool // a byte of the response arrived
 
 	in         []byte
@@ -130,7 +131,7 @@ func (u *upConn) attach(c *conn) {
 func (u *upConn) startRequest() {
 	c := u.c
 	u.state = upSend
-	u.sent, u.gotResp = false, false
+	u.sent, u.reqDone, u.gotResp = false, false, false
 	u.to = c.timeouts()
 	u.resp.Reset()
 	u.resp.RequestMethod = c.req.MethodID()
@@ -195,6 +196,7 @@ func (u *upConn) progress() {
 		}
 		if c.reqBody.Done() {
 			u.state = upHead
+			u.reqDone = true
 			u.active = u.loop.Timers().Ticks()
 			u.loop.Timers().Arm(&u.timer, u.to.read, u)
 			if c.timer.Armed() {
@@ -207,7 +209,10 @@ func (u *upConn) progress() {
 			return // the client failed or went away; it has dealt with u
 		}
 		if chunk == nil {
-			return // waiting for the client
+			// Waiting for the client: meanwhile the node may answer, with a
+			// 100 Continue the client waits for, or early with a final status.
+			u.readResponse()
+			return
 		}
 		u.outStore[0] = chunk
 		u.out = u.outStore[:1]
@@ -216,6 +221,10 @@ func (u *upConn) progress() {
 		u.readResponse()
 	}
 }
+
+// parsingHead: the response head is awaited (also while the request is still
+// being sent).
+func (u *upConn) parsingHead() bool { return u.state == upHead || u.state == upSend }
 
 // flushOut writes the queued request bytes; true when all are out.
 func (u *upConn) flushOut() bool {
@@ -248,7 +257,7 @@ func (u *upConn) flushOut() bool {
 func (u *upConn) readResponse() {
 	c := u.c
 	for {
-		if u.state == upHead && u.start < u.end {
+		if u.parsingHead() && u.start < u.end {
 			n, err := u.resp.Parse(u.in[u.start:u.end])
 			switch {
 			case err == nil:
@@ -287,7 +296,7 @@ func (u *upConn) readResponse() {
 				return
 			}
 		}
-		if len(c.out) > 0 {
+		if len(c.out) > 0 && !c.flush() {
 			return // views into in are still queued for the client
 		}
 		if !u.fill() {
@@ -320,8 +329,14 @@ func (u *upConn) onHead(n int) bool {
 	}
 	c.respStarted = true
 	u.body.Reset(u.resp.Framing(), codec.Limits{})
-	if u.body.Kind() == codec.BodyUntilClose {
+	if u.body.Kind() == codec.BodyUntilClose || c.ls.draining {
 		c.closeAfter = true
+	}
+	if u.state == upSend {
+		// A final answer before the whole request went out: the rest of the
+		// body is abandoned, so neither connection can carry another request.
+		c.closeAfter = true
+		u.out = nil
 	}
 	var e *codec.Edits
 	if c.closeAfter {
@@ -433,7 +448,7 @@ func (u *upConn) complete() {
 	c := u.c
 	c.up = nil
 	u.c = nil
-	if u.resp.KeepAlive() && u.start == u.end && u.body.Kind() != codec.BodyUntilClose {
+	if u.resp.KeepAlive() && u.reqDone && u.start == u.end && u.body.Kind() != codec.BodyUntilClose {
 		u.toPool()
 	} else {
 		u.close()
@@ -510,6 +525,7 @@ func (u *upConn) tunnel() {
 	c.release()
 	cfd, ufd := c.fd, u.fd
 	c.state, u.state = stDone, upClosed
+	delete(c.ls.conns, c) // the relay owns both sockets now
 	c.up, u.c, u.fd = nil, nil, -1
 	loop := u.loop
 	opts := &c.tgt.up.Stream
