@@ -412,13 +412,16 @@ func dumpSorted(n *node) string {
 		}
 		slices.Sort(ids)
 		fmt.Fprintf(&b, "%s%s[%s] %v\n", strings.Repeat(" ", it.depth), it.label, it.n.seg, ids)
-		kids := slices.Clone(it.n.children)
+		var kids []*node
+		for i := range it.n.children {
+			kids = append(kids, &it.n.children[i])
+		}
 		slices.SortFunc(kids, func(x, y *node) int { return strings.Compare(y.seg, x.seg) })
 		if it.n.wild() != nil {
 			stack = append(stack, item{it.n.wild(), it.depth + 1, ":"})
 		}
 		for _, k := range kids {
-			if it.n.children[it.n.child(k.seg[0])] != k || k.head != packHead(k.seg) {
+			if &it.n.children[it.n.child(k.seg[0])] != k || k.head != packHead(k.seg) {
 				b.WriteString("index or head out of step\n")
 			}
 			stack = append(stack, item{k, it.depth + 1, ""})

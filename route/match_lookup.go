@@ -113,14 +113,18 @@ func (t *Table) collect(path []byte, m *Match) {
 				break walk
 			}
 			var k int
-			if len(n.children) <= maxPacked {
-				if k = findPacked(n.idx, path[i]); k >= len(n.children) {
+			if nc := len(n.children); nc <= maxPacked {
+				k = findPacked(n.idx[0], path[i])
+				if k == 8 && nc > 8 {
+					k = 8 + findPacked(n.idx[1], path[i])
+				}
+				if k >= nc {
 					break walk
 				}
 			} else if k = strings.IndexByte(n.ext.wide, path[i]); k < 0 {
 				break walk
 			}
-			n = n.children[k]
+			n = &n.children[k]
 			seg := n.seg
 			if len(path)-i < len(seg) {
 				break walk
@@ -175,7 +179,7 @@ func (t *Table) Lookup(req *Request, m *Match) *Route {
 		sortCands(cs)
 	}
 	for _, e := range cs {
-		if !e.route.plain {
+		if !e.plain {
 			if why, _ := e.route.check(req, m); why != accepted {
 				continue
 			}

@@ -287,6 +287,9 @@ func compileInto(s *Spec, r *Route, entries []entry) error {
 		r.vars = e
 	}
 	r.plain = r.methods == 0 && len(r.hosts) == 0 && len(r.addrs) == 0 && r.vars == nil
+	for i := range r.entries {
+		r.entries[i].plain = r.plain
+	}
 	return nil
 }
 

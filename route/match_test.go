@@ -221,8 +221,8 @@ func dump(n *node) string {
 			}
 		}
 		b.WriteByte('\n')
-		for _, c := range n.children {
-			walk(c, depth+1)
+		for i := range n.children {
+			walk(&n.children[i], depth+1)
 		}
 		if n.wild() != nil {
 			b.WriteString(strings.Repeat("  ", depth+1) + ":\n")
@@ -301,8 +301,9 @@ func TestExplain(t *testing.T) {
 	}
 }
 
-// TestWideFanout crosses the 8-children boundary where a node's child
-// index moves from its packed word to ext.wide, growing and shrinking.
+// TestWideFanout crosses the 8- and 16-children boundaries where a node's
+// child index moves from one packed word to two to ext.wide, growing and
+// shrinking.
 func TestWideFanout(t *testing.T) {
 	r := New()
 	var specs []Spec

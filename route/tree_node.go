@@ -15,6 +15,9 @@ type entry struct {
 	prio   int
 	seq    uint64
 	uriIdx uint16 // position in the route's uris: APISIX inserts them in order
+	// plain copies Route.plain so that accepting a route without
+	// predicates does not load the Route.
+	plain bool
 }
 
 // before reports whether a is tried before b, APISIX's order: an exact uri
@@ -40,23 +43,31 @@ func (a *entry) before(b *entry) bool {
 	return a.uriIdx < b.uriIdx
 }
 
-// node is one vertex of the radix tree, kept to 64 bytes so that the walk
-// reads one cache line per node. The walk never touches the bytes of seg
-// or of an index string for the usual node: head holds seg's first eight
-// bytes and idx the first bytes of up to eight children, so choosing a
-// child and checking its label are a few word operations. A node with
-// more children keeps their first bytes in ext.wide. Everything else the
+// node is one vertex of the radix tree. The walk never touches the bytes
+// of seg or of an index string for the usual node: head holds seg's first
+// eight bytes and idx the first bytes of up to sixteen children (ten
+// digits fit), so choosing a child and checking its label are a few word
+// operations on the node itself. A node with more children keeps their
+// first bytes in ext.wide. Everything else the
 // walk does not need at every node lives behind ext, which is nil on nodes
 // that only lead somewhere.
 //
-// A node is immutable once published. Writers copy the nodes they change
-// (own) and mutate only their copies.
+// A node is immutable once published. A writer copies what it changes
+// along the path (own) and mutates only the copies, which carry its
+// generation.
+//
+// Field order is the walk's: everything it reads at a node sits in the
+// first 64 bytes.
 type node struct {
-	head     uint64 // seg[:8], little-endian, zero-padded
-	idx      uint64 // children[i].seg[0] in byte i, for up to 8 children
-	children []*node
-	ext      *nodeExt
-	seg      string
+	head uint64    // seg[:8], little-endian, zero-padded
+	idx  [2]uint64 // children[i].seg[0] in byte i%8 of idx[i/8], for up to 16 children
+	ext  *nodeExt
+	seg  string
+	// children are stored by value, side by side: the walk goes from a
+	// node to its child with one load fewer than through pointers, and a
+	// node's whole family is one allocation.
+	children []node
+	gen      uint64 // the write generation that owns children and ext
 }
 
 type nodeExt struct {
@@ -65,10 +76,10 @@ type nodeExt struct {
 	wild  *node
 	exact []*entry // patterns that end here with nothing left of the path
 	tail  []*entry // prefix and catch-all patterns: any remainder matches
-	wide  string   // children's first bytes when there are more than 8
+	wide  string   // children's first bytes when there are more than maxPacked
 }
 
-const maxPacked = 8
+const maxPacked = 16
 
 func packHead(s string) uint64 {
 	var h uint64
@@ -85,10 +96,10 @@ func (n *node) setSeg(s string) {
 
 // reindex recomputes the child index after children changed.
 func (n *node) reindex() {
-	n.idx = 0
+	n.idx = [2]uint64{}
 	if len(n.children) <= maxPacked {
-		for i, c := range n.children {
-			n.idx |= uint64(c.seg[0]) << (8 * i)
+		for i := range n.children {
+			n.idx[i/8] |= uint64(n.children[i].seg[0]) << (8 * (i % 8))
 		}
 		if n.ext != nil {
 			n.ext.wide = ""
@@ -96,8 +107,8 @@ func (n *node) reindex() {
 		return
 	}
 	b := make([]byte, len(n.children))
-	for i, c := range n.children {
-		b[i] = c.seg[0]
+	for i := range n.children {
+		b[i] = n.children[i].seg[0]
 	}
 	if n.ext == nil {
 		n.ext = &nodeExt{}
@@ -108,7 +119,10 @@ func (n *node) reindex() {
 // child returns the index of the child whose label starts with c, or -1.
 func (n *node) child(c byte) int {
 	if len(n.children) <= maxPacked {
-		k := findPacked(n.idx, c)
+		k := findPacked(n.idx[0], c)
+		if k == 8 && len(n.children) > 8 {
+			k = 8 + findPacked(n.idx[1], c)
+		}
 		if k >= len(n.children) {
 			return -1
 		}
@@ -147,45 +161,45 @@ func (n *node) wild() *node {
 	return n.ext.wild
 }
 
-// writer tracks the nodes one update has copied, which it may change in
-// place; a bulk build owns every node it makes, since none is published
-// before it ends.
+// writer is one update (or one bulk build). Every node it creates or
+// copies carries its generation; those, and only those, it changes in
+// place. Generations only grow, so a published node never carries the
+// generation of a later writer.
 type writer struct {
-	all   bool
-	owned []*node
-	// A bulk build carves nodes out of chunks: a hundredth of the
-	// allocations, and less for the GC to trace while the heap grows.
-	nodes []node
-	exts  []nodeExt
-	ptrs  []*entry
+	gen uint64
+	// A bulk build carves extensions and one-entry route lists out of
+	// chunks: fewer allocations, and less for the GC to trace while the
+	// heap grows.
+	bulk bool
+	exts []nodeExt
+	ptrs []*entry
 }
 
 const chunk = 1024
 
+// ownIn makes n, which already sits in memory this writer owns (a copied
+// parent's children, a copied root or wild node), own its children and
+// extension too, by copying them.
+func (w *writer) ownIn(n *node) {
+	if n.gen == w.gen {
+		return
+	}
+	n.gen = w.gen
+	n.children = slices.Clone(n.children)
+	if x := n.ext; x != nil {
+		n.ext = &nodeExt{wild: x.wild, exact: slices.Clone(x.exact), tail: slices.Clone(x.tail), wide: x.wide}
+	}
+}
+
+// own returns an owned copy of a node held by pointer (the root, a wild
+// child).
 func (w *writer) own(n *node) *node {
-	if w.all || slices.Contains(w.owned, n) {
+	if n.gen == w.gen {
 		return n
 	}
 	c := *n
-	c.children = slices.Clone(n.children)
-	if n.ext != nil {
-		c.ext = &nodeExt{wild: n.ext.wild, exact: slices.Clone(n.ext.exact), tail: slices.Clone(n.ext.tail), wide: n.ext.wide}
-	}
-	w.owned = append(w.owned, &c)
+	w.ownIn(&c)
 	return &c
-}
-
-func (w *writer) newNode(seg string) *node {
-	if !w.all {
-		n := &node{seg: seg, head: packHead(seg)}
-		w.owned = append(w.owned, n)
-		return n
-	}
-	if len(w.nodes) == cap(w.nodes) {
-		w.nodes = make([]node, 0, chunk)
-	}
-	w.nodes = append(w.nodes, node{seg: seg, head: packHead(seg)})
-	return &w.nodes[len(w.nodes)-1]
 }
 
 // ext returns the owned node n's extension, creating it.
@@ -193,7 +207,7 @@ func (w *writer) ext(n *node) *nodeExt {
 	if n.ext != nil {
 		return n.ext
 	}
-	if !w.all {
+	if !w.bulk {
 		n.ext = &nodeExt{}
 		return n.ext
 	}
@@ -209,7 +223,7 @@ func (w *writer) ext(n *node) *nodeExt {
 // first entry takes a one-slot window of a shared chunk; a second append
 // then moves the list out on its own.
 func (w *writer) addEntry(list []*entry, e *entry) []*entry {
-	if !w.all || list != nil {
+	if !w.bulk || list != nil {
 		return append(list, e)
 	}
 	if len(w.ptrs) == cap(w.ptrs) {
@@ -231,7 +245,7 @@ func (w *writer) insert(root *node, e *entry) *node {
 		case partParam:
 			x := w.ext(n)
 			if x.wild == nil {
-				x.wild = w.newNode("")
+				x.wild = &node{gen: w.gen}
 			} else {
 				x.wild = w.own(x.wild)
 			}
@@ -251,23 +265,23 @@ func (w *writer) insert(root *node, e *entry) *node {
 
 // insertLit descends from the owned node n along s, splitting and creating
 // nodes so that s ends on a node boundary, and returns that owned node.
+// The pointer is only good until n's children change again.
 func (w *writer) insertLit(n *node, s string) *node {
 	for len(s) > 0 {
 		k := n.child(s[0])
 		if k < 0 {
-			child := w.newNode(s)
-			n.children = append(n.children, child)
+			n.children = append(n.children, node{seg: s, head: packHead(s), gen: w.gen})
 			n.reindex()
-			return child
+			return &n.children[len(n.children)-1]
 		}
-		child := w.own(n.children[k])
-		n.children[k] = child
+		child := &n.children[k]
+		w.ownIn(child)
 		l := commonPrefix(s, child.seg)
 		if l < len(child.seg) {
-			rest := w.newNode(child.seg[l:])
-			rest.idx, rest.children, rest.ext = child.idx, child.children, child.ext
-			child.setSeg(child.seg[:l])
-			child.children, child.ext = []*node{rest}, nil
+			rest := *child
+			rest.setSeg(child.seg[l:])
+			*child = node{children: []node{rest}, gen: w.gen}
+			child.setSeg(s[:l])
 			child.reindex()
 		}
 		s = s[l:]
@@ -309,8 +323,8 @@ func (w *writer) remove(root *node, e *entry) (*node, bool) {
 				if k < 0 || !strings.HasPrefix(s, n.children[k].seg) {
 					return root, false
 				}
-				c := w.own(n.children[k])
-				n.children[k] = c
+				c := &n.children[k]
+				w.ownIn(c)
 				path = append(path, step{n: c, parent: n, child: k})
 				s = s[len(c.seg):]
 				n = c
@@ -339,6 +353,8 @@ func (w *writer) remove(root *node, e *entry) (*node, bool) {
 	}
 	*list = slices.Delete(*list, i, i+1)
 	n.trimExt()
+	// Bottom-up, so that changing a parent's children never moves a node
+	// still to be visited: those are all ancestors.
 	for j := len(path) - 1; j > 0; j-- {
 		w.prune(path[j])
 	}
@@ -364,8 +380,9 @@ func (w *writer) prune(st step) {
 		p.reindex()
 		p.trimExt()
 	case st.child >= 0:
-		c := w.own(n.children[0])
+		c := &n.children[0]
+		w.ownIn(c)
 		c.setSeg(n.seg + c.seg)
-		p.children[st.child] = c
+		p.children[st.child] = *c
 	}
 }

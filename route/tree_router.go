@@ -26,6 +26,7 @@ type Router struct {
 	mu   sync.Mutex        // writers only
 	byID map[string]*Route // writers only: the published table's routes
 	seq  uint64            // last configuration-order number given out
+	gen  uint64            // last write generation
 }
 
 // New returns a Router with an empty table.
@@ -68,8 +69,9 @@ func (r *Router) Build(specs []Spec) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	w := writer{all: true}
-	root := &node{}
+	r.gen++
+	w := writer{gen: r.gen, bulk: true}
+	root := &node{gen: w.gen}
 	for _, rt := range routes {
 		r.seq++
 		rt.setSeq(r.seq)
@@ -116,7 +118,8 @@ func (r *Router) put(s *Spec, mode putMode) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, rt.ID)
 	}
 	t := r.cur.Load()
-	var w writer
+	r.gen++
+	w := writer{gen: r.gen}
 	root := t.root
 	count := t.count + 1
 	if old != nil {
@@ -147,7 +150,8 @@ func (r *Router) Delete(id string) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	t := r.cur.Load()
-	var w writer
+	r.gen++
+	w := writer{gen: r.gen}
 	root, err := removeRoute(&w, t.root, old)
 	if err != nil {
 		return err
