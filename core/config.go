@@ -55,6 +55,17 @@ type Config struct {
 		// per direction for a slow reader (the high watermark). Default 64 KiB.
 		BufferSize int `yaml:"buffer_size"`
 	} `yaml:"stream"`
+	// HTTP are the HTTP proxy's client-side limits and timeouts (seconds).
+	HTTP struct {
+		HeadTimeout       float64 `yaml:"head_timeout"`
+		KeepaliveTimeout  float64 `yaml:"keepalive_timeout"`
+		BodyTimeout       float64 `yaml:"body_timeout"`
+		KeepaliveRequests int     `yaml:"keepalive_requests"`
+		MaxRequestLine    int     `yaml:"max_request_line"`
+		MaxHeaderBytes    int     `yaml:"max_header_bytes"`
+		MaxHeaders        int     `yaml:"max_headers"`
+		MaxBodySize       int64   `yaml:"max_body_size"`
+	} `yaml:"http"`
 	// ShutdownTimeout is how long SIGTERM waits for sessions to finish (s).
 	ShutdownTimeout float64 `yaml:"shutdown_timeout"`
 	Log             struct {
@@ -118,6 +129,13 @@ func defaultConfig() *Config {
 	c.Etcd.Prefix = "/sluice"
 	c.Stream.Splice = "auto"
 	c.Stream.BufferSize = 64 << 10
+	c.HTTP.HeadTimeout = 10
+	c.HTTP.KeepaliveTimeout = 60
+	c.HTTP.BodyTimeout = 60
+	c.HTTP.KeepaliveRequests = 10000
+	c.HTTP.MaxRequestLine = 16 << 10
+	c.HTTP.MaxHeaderBytes = 64 << 10
+	c.HTTP.MaxHeaders = 100
 	c.ShutdownTimeout = 10
 	c.Log.Level = "info"
 	return c
@@ -182,6 +200,26 @@ func (c *Config) validate(d *decoder) error {
 	}
 	if c.Stream.BufferSize < 4<<10 || c.Stream.BufferSize > 16<<20 {
 		return d.errf("stream.buffer_size", nil, "want 4096 to 16777216 bytes, got %d", c.Stream.BufferSize)
+	}
+	for _, v := range []struct {
+		key string
+		val float64
+	}{{"http.head_timeout", c.HTTP.HeadTimeout}, {"http.keepalive_timeout", c.HTTP.KeepaliveTimeout}, {"http.body_timeout", c.HTTP.BodyTimeout}} {
+		if v.val <= 0 {
+			return d.errf(v.key, nil, "want a positive number of seconds, got %v", v.val)
+		}
+	}
+	if c.HTTP.KeepaliveRequests < 0 || c.HTTP.MaxBodySize < 0 {
+		return d.errf("http", nil, "keepalive_requests and max_body_size must not be negative")
+	}
+	if c.HTTP.MaxHeaderBytes < 1024 || c.HTTP.MaxHeaderBytes > c.Stream.BufferSize {
+		return d.errf("http.max_header_bytes", nil, "want 1024 to stream.buffer_size (%d), got %d: a head must fit the read buffer", c.Stream.BufferSize, c.HTTP.MaxHeaderBytes)
+	}
+	if c.HTTP.MaxRequestLine < 256 || c.HTTP.MaxRequestLine > c.Stream.BufferSize {
+		return d.errf("http.max_request_line", nil, "want 256 to stream.buffer_size (%d), got %d", c.Stream.BufferSize, c.HTTP.MaxRequestLine)
+	}
+	if c.HTTP.MaxHeaders < 1 || c.HTTP.MaxHeaders > 10000 {
+		return d.errf("http.max_headers", nil, "want 1 to 10000, got %d", c.HTTP.MaxHeaders)
 	}
 	if c.ShutdownTimeout < 0 {
 		return d.errf("shutdown_timeout", nil, "must not be negative")

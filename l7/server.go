@@ -41,6 +41,17 @@ func DefaultOptions() Options {
 	}
 }
 
+// OptionsFrom reads the http section of config.yaml.
+func OptionsFrom(cfg *core.Config) Options {
+	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	o := DefaultOptions()
+	h := &cfg.HTTP
+	o.HeadTimeout, o.KeepaliveTimeout, o.BodyTimeout = sec(h.HeadTimeout), sec(h.KeepaliveTimeout), sec(h.BodyTimeout)
+	o.MaxRequests = h.KeepaliveRequests
+	o.Limits = codec.Limits{MaxRequestLine: h.MaxRequestLine, MaxHeaderBytes: h.MaxHeaderBytes, MaxFields: h.MaxHeaders, MaxBodySize: h.MaxBodySize}
+	return o
+}
+
 // Upstream timeouts when an upstream sets none: nginx's, which APISIX keeps.
 const defaultUpstreamTimeout = 60 * time.Second
 

@@ -102,7 +102,7 @@ func run(cfg *core.Config, routesPath string) error {
 	if err != nil {
 		return err
 	}
-	web, err := l7.NewServer(group, store, cfg.Listen.HTTP, l7.DefaultOptions())
+	web, err := l7.NewServer(group, store, cfg.Listen.HTTP, l7.OptionsFrom(cfg))
 	if err != nil {
 		return err
 	}
