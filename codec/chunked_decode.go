@@ -146,11 +146,13 @@ func (d *ChunkedDecoder) line(p []byte) (line []byte, adv int, err error) {
 	}
 	lf := from + i
 	d.scanned = 0
+	// The same limits as above, judged before the line's own syntax so that
+	// the error does not depend on how the input was split.
+	if d.state == chTrailer && d.trailerB+lf+1 > limit || lf > limit+1 {
+		return nil, 0, d.tooLong()
+	}
 	if lf == 0 || p[lf-1] != '\r' {
 		return nil, 0, ErrBareLF
-	}
-	if lf-1 > limit {
-		return nil, 0, d.tooLong()
 	}
 	return p[: lf-1 : lf-1], lf + 1, nil
 }

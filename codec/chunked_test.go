@@ -70,6 +70,9 @@ func TestChunkedDecoder(t *testing.T) {
 		{"0\r\n" + strings.Repeat("a", DefaultMaxHeaderBytes), "", ErrHeaderTooLarge},
 		{"5" + strings.Repeat(";a", DefaultMaxChunkLine/2) + "\r\n", "", ErrChunkLineTooLong},
 		{"0" + strings.Repeat("0", DefaultMaxChunkLine+1), "", ErrChunkLineTooLong},
+		{strings.Repeat("0", DefaultMaxChunkLine+2) + "\n", "", ErrChunkLineTooLong}, // too long beats bare LF
+		{strings.Repeat("0", DefaultMaxChunkLine+1) + "\n", "", ErrBareLF},
+		{"0\r\nT: " + strings.Repeat("v", DefaultMaxHeaderBytes) + "\n", "", ErrHeaderTooLarge},
 	}
 	for _, tt := range tests {
 		for _, step := range []int{len(tt.in), 1, 3} {

@@ -25,7 +25,7 @@ const (
 	flagContentLength uint32 = 1 << iota
 	flagTransferEnc
 	flagChunked     // Transfer-Encoding ends in a single chunked
-	flagTEBad       // chunked twice, not last, or an empty list (400)
+	flagTEBad       // chunked twice, not last, or an empty element (400)
 	flagTEUnknown   // a coding we do not implement (501)
 	flagClose       // Connection: close
 	flagKeepAlive   // Connection: keep-alive
@@ -130,14 +130,38 @@ func mustNotShrink(buf []byte, scanned int) {
 	}
 }
 
-// partialLine returns the bytes of the unfinished line at h.pos that can be
-// judged already: all of them but a final CR, which may yet be followed by LF.
-func (h *head) partialLine() []byte {
-	p := h.buf[h.pos:]
+// partialLine returns the bytes of the unfinished line at h.pos, up to end,
+// that can be judged already: all of them but a final CR, which may yet be
+// followed by LF.
+func (h *head) partialLine(end int) []byte {
+	p := h.buf[h.pos:end]
 	if len(p) > 0 && p[len(p)-1] == '\r' {
 		p = p[:len(p)-1]
 	}
 	return p
+}
+
+// crossed reports whether a start line runs past limitEnd, the offset of
+// the first byte other than its LF that a limit forbids. Crossing a limit is
+// an event at that byte, like a bad byte: a caller scans the line up to
+// limitEnd first, so that whichever comes first wins however the input was
+// split. lf is the line's LF offset, or -1 when it has not arrived.
+func (h *head) crossed(lf, limitEnd int) bool {
+	if lf >= 0 {
+		return lf > limitEnd
+	}
+	return len(h.buf) > limitEnd
+}
+
+// lfOf returns the LF offset for nextLine's results, or -1 if there is none yet.
+func (h *head) lfOf(line []byte, next int, ok bool, err error) int {
+	switch {
+	case ok:
+		return next - 1
+	case err == ErrBareLF:
+		return h.pos + len(line)
+	}
+	return -1
 }
 
 // nextLineStart moves to the line after the current one.
@@ -405,6 +429,15 @@ func (h *head) connection(v []byte) {
 func (h *head) parseFields() error {
 	for {
 		line, next, ok, err := h.nextLine()
+		// The section may hold MaxHeaderBytes bytes: a byte (LF included)
+		// at fieldsStart+MaxHeaderBytes crosses the limit.
+		limitEnd := h.fieldsStart + h.limits.MaxHeaderBytes
+		if lf := h.lfOf(line, next, ok, err); lf >= limitEnd || lf < 0 && len(h.buf) > limitEnd {
+			if _, e := h.scanField(h.partialLine(limitEnd), false); e != nil {
+				return e
+			}
+			return ErrHeaderTooLarge
+		}
 		if err == ErrBareLF {
 			if _, e := h.scanField(line, false); e != nil {
 				return e
@@ -412,16 +445,10 @@ func (h *head) parseFields() error {
 			return err
 		}
 		if !ok {
-			if len(h.buf)-h.fieldsStart > h.limits.MaxHeaderBytes {
-				return ErrHeaderTooLarge
-			}
-			if _, err := h.scanField(h.partialLine(), false); err != nil {
+			if _, err := h.scanField(h.partialLine(len(h.buf)), false); err != nil {
 				return err
 			}
 			return ErrNeedMore
-		}
-		if next-h.fieldsStart > h.limits.MaxHeaderBytes {
-			return ErrHeaderTooLarge
 		}
 		if len(line) == 0 {
 			h.nextLineStart(next)

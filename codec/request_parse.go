@@ -77,6 +77,15 @@ func (r *Request) Parse(buf []byte) (n int, err error) {
 func (r *Request) parseRequestLine() error {
 	for {
 		line, next, ok, err := r.nextLine()
+		// The line may hold MaxRequestLine bytes plus its CR; any byte but
+		// the LF at pos+MaxRequestLine+1 crosses the limit.
+		limitEnd := r.pos + r.limits.MaxRequestLine + 1
+		if lf := r.lfOf(line, next, ok, err); r.crossed(lf, limitEnd) {
+			if e := r.scanRequestLine(r.partialLine(limitEnd), false); e != nil {
+				return e
+			}
+			return ErrRequestLineTooLong
+		}
 		if err == ErrBareLF {
 			if e := r.scanRequestLine(line, false); e != nil {
 				return e
@@ -84,16 +93,10 @@ func (r *Request) parseRequestLine() error {
 			return err
 		}
 		if !ok {
-			if len(r.buf)-r.pos > r.limits.MaxRequestLine+1 {
-				return ErrRequestLineTooLong
-			}
-			if err := r.scanRequestLine(r.partialLine(), false); err != nil {
+			if err := r.scanRequestLine(r.partialLine(len(r.buf)), false); err != nil {
 				return err
 			}
 			return ErrNeedMore
-		}
-		if len(line) > r.limits.MaxRequestLine {
-			return ErrRequestLineTooLong
 		}
 		if len(line) == 0 {
 			if r.blankLines == maxLeadingBlankLines {

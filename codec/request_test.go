@@ -366,3 +366,29 @@ func TestRequestShrunkBufferPanics(t *testing.T) {
 	}()
 	r.Parse([]byte("GET /"))
 }
+
+// TestLimitVersusBadByte: when a line both breaks a limit and has a bad
+// byte, the one that comes first decides, whether the input is split or not.
+func TestLimitVersusBadByte(t *testing.T) {
+	long := strings.Repeat("a", DefaultMaxRequestLine)
+	fill := strings.Repeat("v", DefaultMaxHeaderBytes)
+	tests := []struct {
+		in  string
+		err error
+	}{
+		{"GET /" + long + "\x01 HTTP/1.1\r\n", ErrRequestLineTooLong}, // the bad byte is past the limit
+		{"GET /\x01" + long + " HTTP/1.1\r\n", ErrBadTarget},          // the bad byte comes first
+		{"GET /" + long + "\n", ErrRequestLineTooLong},                  // too long, then a bare LF
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: " + fill + "\n", ErrHeaderTooLarge},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: \x01" + fill + "\r\n", ErrBadFieldValue},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX: " + fill[:DefaultMaxHeaderBytes-len("Host: a\r\nX: \r\n")] + "\r\n\r\n", ErrHeaderTooLarge},
+	}
+	for i, tt := range tests {
+		for _, step := range []int{len(tt.in), 97, 4093} {
+			var r Request
+			if _, err := parseRequestSplit(&r, []byte(tt.in), step); err != tt.err {
+				t.Errorf("%d step %d: %v, want %v", i, step, err, tt.err)
+			}
+		}
+	}
+}

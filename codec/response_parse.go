@@ -72,6 +72,13 @@ func (r *Response) Parse(buf []byte) (n int, err error) {
 func (r *Response) parseStatusLine() error {
 	for {
 		line, next, ok, err := r.nextLine()
+		limitEnd := r.pos + r.limits.MaxRequestLine + 1 // as for a request line
+		if lf := r.lfOf(line, next, ok, err); r.crossed(lf, limitEnd) {
+			if e := r.scanStatusLine(r.partialLine(limitEnd), false); e != nil {
+				return e
+			}
+			return ErrHeaderTooLarge
+		}
 		if err == ErrBareLF {
 			if e := r.scanStatusLine(line, false); e != nil {
 				return e
@@ -79,16 +86,10 @@ func (r *Response) parseStatusLine() error {
 			return err
 		}
 		if !ok {
-			if len(r.buf)-r.pos > r.limits.MaxRequestLine+1 {
-				return ErrHeaderTooLarge
-			}
-			if err := r.scanStatusLine(r.partialLine(), false); err != nil {
+			if err := r.scanStatusLine(r.partialLine(len(r.buf)), false); err != nil {
 				return err
 			}
 			return ErrNeedMore
-		}
-		if len(line) > r.limits.MaxRequestLine {
-			return ErrHeaderTooLarge
 		}
 		if len(line) == 0 {
 			// Servers emit stray CRLFs after bodies; tolerate a few as a
