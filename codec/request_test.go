@@ -378,7 +378,7 @@ func TestLimitVersusBadByte(t *testing.T) {
 	}{
 		{"GET /" + long + "\x01 HTTP/1.1\r\n", ErrRequestLineTooLong}, // the bad byte is past the limit
 		{"GET /\x01" + long + " HTTP/1.1\r\n", ErrBadTarget},          // the bad byte comes first
-		{"GET /" + long + "\n", ErrRequestLineTooLong},                  // too long, then a bare LF
+		{"GET /" + long + "\n", ErrRequestLineTooLong},                // too long, then a bare LF
 		{"GET / HTTP/1.1\r\nHost: a\r\nX: " + fill + "\n", ErrHeaderTooLarge},
 		{"GET / HTTP/1.1\r\nHost: a\r\nX: \x01" + fill + "\r\n", ErrBadFieldValue},
 		{"GET / HTTP/1.1\r\nHost: a\r\nX: " + fill[:DefaultMaxHeaderBytes-len("Host: a\r\nX: \r\n")] + "\r\n\r\n", ErrHeaderTooLarge},
