@@ -9,7 +9,7 @@ type Limits struct {
 	// MaxHeaderBytes bounds the field section (all field lines and the
 	// final CRLF), and likewise the trailer section. Default 64 KiB (431).
 	MaxHeaderBytes int
-	// MaxFields bounds the number of field lines. Default 100 (431).
+	// MaxFields bounds the number of field lines. Default 100 (431); at most 32767.
 	MaxFields int
 	// MaxChunkLine bounds a chunk-size line with its extensions. Default 4 KiB.
 	MaxChunkLine int
@@ -28,6 +28,9 @@ const (
 	DefaultMaxChunkLine   = 4 << 10
 )
 
+// maxFieldsCap bounds MaxFields; far beyond any sane head.
+const maxFieldsCap = 1<<15 - 1
+
 // maxOffset keeps every offset in a uint32; a head larger than this is
 // refused long before by MaxHeaderBytes unless limits are set absurdly.
 const maxOffset = 1<<31 - 1
@@ -41,6 +44,9 @@ func (l Limits) resolved() Limits {
 	}
 	if l.MaxFields <= 0 {
 		l.MaxFields = DefaultMaxFields
+	}
+	if l.MaxFields > maxFieldsCap {
+		l.MaxFields = maxFieldsCap // field indexes are int16
 	}
 	if l.MaxChunkLine <= 0 {
 		l.MaxChunkLine = DefaultMaxChunkLine
