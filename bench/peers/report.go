@@ -198,10 +198,15 @@ func (r *Results) WriteSummary(w io.Writer) {
 	}
 	for _, row := range r.Rows {
 		if s := r.status[row]; s != "" {
-			fmt.Fprintf(w, "\n%s: %s", row, s)
+			fmt.Fprintf(w, "\n%s: %s\n", row, s)
+			continue
+		}
+		for _, m := range r.Metrics {
+			if _, ok := r.Get(m.Key, row); !ok && r.errs[m.Key][row] != "" {
+				fmt.Fprintf(w, "\n%s, %s: %s\n", row, m.Title, mdEscape(r.errs[m.Key][row]))
+			}
 		}
 	}
-	fmt.Fprintln(w)
 }
 
 func mdEscape(s string) string {
