@@ -274,7 +274,25 @@ func (p *EtcdProvider) publishLocked() error {
 		return err
 	}
 	if err := p.store.Publish(snap); err != nil {
-		return err
+		// A compile hook (the L7 router) refused it. Leave out the items
+		// it refuses on their own, and try once more.
+		kept := make([]*Item, 0, len(items))
+		for _, it := range items {
+			if herr := CheckHooks(p.cfg, p.store.Compile, it, p.items, p.prefix, p.loops); herr != nil {
+				Warnf("etcd: %s left out: %v", it.Key, herr)
+				continue
+			}
+			kept = append(kept, it)
+		}
+		if len(kept) == len(items) {
+			return err
+		}
+		if snap, err = BuildTolerant(p.cfg, kept, "etcd "+strings.TrimSuffix(p.prefix, "/"), p.loops, func(*Item, error) {}); err != nil {
+			return err
+		}
+		if err := p.store.Publish(snap); err != nil {
+			return err
+		}
 	}
 	p.live.Store(p.rev)
 	select {
@@ -399,4 +417,44 @@ func (b *backoff) wait(ctx context.Context) {
 	if b.d < 2*time.Second {
 		b.d *= 2
 	}
+}
+
+// CheckHooks builds one item with the upstream it refers to (looked up in
+// entries by key) and runs the compile hooks on it alone: what a hook
+// refuses here, it refuses in any snapshot.
+func CheckHooks(cfg *Config, hooks []func(*Snapshot) error, it *Item, entries map[string]*etcdEntry, prefix string, loops int) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	items := []*Item{it}
+	var upID string
+	switch v := it.Value.(type) {
+	case *Route:
+		upID = v.UpstreamID
+	case *StreamRoute:
+		upID = v.UpstreamID
+	}
+	if upID != "" {
+		if e := entries[prefix+KindUpstreams+"/"+upID]; e != nil && e.item != nil {
+			items = append(items, e.item)
+		}
+	}
+	return RunHooks(cfg, hooks, items, loops)
+}
+
+// RunHooks builds items into a snapshot and runs hooks on it without
+// publishing: the Admin API's write-time check of what the data plane's
+// compile hooks (the L7 router) would say.
+func RunHooks(cfg *Config, hooks []func(*Snapshot) error, items []*Item, loops int) error {
+	res, _ := Assemble(items)
+	snap, err := BuildSnapshot(cfg, res, "check", loops)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		if err := h(snap); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -221,3 +221,30 @@ func TestEtcdProviderCache(t *testing.T) {
 		t.Fatalf("from cache: %q ready=%v fromCache=%v", got, p2.Ready(), p2.FromCache())
 	}
 }
+
+// A resource that a compile hook (the L7 router) refuses is left out; the
+// rest of the change applies.
+func TestEtcdProviderHookRejects(t *testing.T) {
+	_, cli := startTestEtcd(t)
+	cfg := etcdTestConfig()
+	store := Store{Compile: []func(*Snapshot) error{func(s *Snapshot) error {
+		for _, r := range s.Routes {
+			if r.URI == "/refused" {
+				return fmt.Errorf("route %s: refused by the hook", r.ID)
+			}
+		}
+		return nil
+	}}}
+	put(t, cli, "/sluice/upstreams/u", `{"nodes":{"127.0.0.1:7001":1}}`)
+	put(t, cli, "/sluice/routes/bad", `{"uri":"/refused","upstream_id":"u"}`)
+	put(t, cli, "/sluice/routes/good", `{"uri":"/ok","upstream_id":"u"}`)
+	put(t, cli, "/sluice/stream_routes/s", `{"upstream_id":"u"}`)
+	p := NewEtcdProvider(cfg, cli, &store, 1, "")
+	if err := p.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := store.Load()
+	if len(s.Routes) != 1 || s.Routes[0].ID != "good" || streamTarget(&store, 9100) != "s->127.0.0.1:7001" {
+		t.Fatalf("routes %+v, stream %q", s.Routes, streamTarget(&store, 9100))
+	}
+}

@@ -29,6 +29,7 @@ type configPlane struct {
 	etcd   *core.EtcdProvider
 	admin  *admin.Server
 	source string
+	hooks  []func(*core.Snapshot) error
 }
 
 // startConfigPlane loads the first config into store and keeps it current
@@ -41,7 +42,7 @@ func startConfigPlane(cfg *core.Config, routesPath string, workers int, store *c
 	// made in that window anyway.
 	signal.Ignore(syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
-	cp := &configPlane{cfg: cfg, cancel: cancel}
+	cp := &configPlane{cfg: cfg, cancel: cancel, hooks: store.Compile}
 	ok := false
 	defer func() {
 		if !ok {
@@ -169,7 +170,7 @@ func (cp *configPlane) startAdmin(workers int) error {
 		}
 		allow = append(allow, p)
 	}
-	srv, err := admin.New(admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready})
+	srv, err := admin.New(admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready, Compile: cp.hooks})
 	if err != nil {
 		return err
 	}

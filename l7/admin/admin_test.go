@@ -288,3 +288,18 @@ func TestEnsureKeyFile(t *testing.T) {
 func writeFile(p, body string) error { return os.WriteFile(p, []byte(body), 0o644) }
 
 func chmod(p string, m os.FileMode) error { return os.Chmod(p, m) }
+
+func TestAdminCompileHooks(t *testing.T) {
+	cfg := testConfig(t)
+	hook := func(s *core.Snapshot) error {
+		for _, r := range s.Routes {
+			if r.URI == "/refused" {
+				return fmt.Errorf("routes: %s: refused by the router", r.ID)
+			}
+		}
+		return nil
+	}
+	a := newAPI(t, Options{Config: cfg, Client: startEtcd(t, cfg), Keys: testKeys, Compile: []func(*core.Snapshot) error{hook}})
+	a.expect("PUT", "/apisix/admin/routes/r", `{"uri":"/refused","upstream":{"nodes":{"127.0.0.1:80":1}}}`, 400, "refused by the router")
+	a.expect("PUT", "/apisix/admin/routes/r", `{"uri":"/fine","upstream":{"nodes":{"127.0.0.1:80":1}}}`, 201, "")
+}

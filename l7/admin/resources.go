@@ -370,7 +370,15 @@ func (s *Server) compile(kind, id string, v any, refs map[string]*core.Item) err
 		items = append(items, it)
 	}
 	res, _ := core.Assemble(items)
-	if _, err := core.BuildSnapshot(s.o.Config, res, "request", s.o.Loops); err != nil {
+	snap, err := core.BuildSnapshot(s.o.Config, res, "request", s.o.Loops)
+	if err == nil {
+		for _, h := range s.o.Compile {
+			if herr := h(snap); herr != nil {
+				return errorf(http.StatusBadRequest, "invalid %s: %v", singular(kind), herr)
+			}
+		}
+	}
+	if err != nil {
 		var ce *core.ConfigError
 		msg := err.Error()
 		if errors.As(err, &ce) {

@@ -59,6 +59,9 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBody caps request bodies (DefaultMaxBody).
 	MaxBody int64
+	// Compile are the store's compile hooks (core.Store.Compile): a write
+	// they would refuse is a 400, not a snapshot the data plane rejects.
+	Compile []func(*core.Snapshot) error
 }
 
 // Server answers the Admin API.
