@@ -34,12 +34,33 @@ func (t *target) alive(res *peers.Results) bool {
 	return true
 }
 
+// busy starts measuring the proxy's CPU use; the function it returns gives
+// the percentage of one core used since (false for direct).
+func (t *target) busy() func() (float64, bool) {
+	if t.proc == nil {
+		return func() (float64, bool) { return 0, false }
+	}
+	cpu0, wall0 := t.proc.CPUTime(), time.Now()
+	return func() (float64, bool) {
+		wall := time.Since(wall0)
+		if wall <= 0 {
+			return 0, false
+		}
+		return 100 * float64(t.proc.CPUTime()-cpu0) / float64(wall), true
+	}
+}
+
 var (
 	mIperf = peers.Metric{Key: "iperf", Title: "iperf3, 1 stream", Unit: "Gbit/s", Scale: 1e9, Decimals: 1}
 	mSet1  = peers.Metric{Key: "set1", Title: "redis-benchmark SET -c50 -P1", Unit: "k ops/s", Scale: 1e3, Decimals: 1}
 	mGet1  = peers.Metric{Key: "get1", Title: "redis-benchmark GET -c50 -P1", Unit: "k ops/s", Scale: 1e3, Decimals: 1}
 	mSet16 = peers.Metric{Key: "set16", Title: "redis-benchmark SET -c50 -P16", Unit: "k ops/s", Scale: 1e3, Decimals: 0}
 	mGet16 = peers.Metric{Key: "get16", Title: "redis-benchmark GET -c50 -P16", Unit: "k ops/s", Scale: 1e3, Decimals: 0}
+	// How busy the proxy's CPU was: near 100% the proxy is the bottleneck;
+	// well below, CPU 0 (load and upstream) was, and the ratios understate
+	// the differences between proxies.
+	mIperfCPU = peers.Metric{Key: "iperfcpu", Title: "proxy CPU busy during iperf3", Unit: "% of its core", Scale: 1, Decimals: 0, LowerBetter: true, NoRatio: true}
+	mRedisCPU = peers.Metric{Key: "redis1cpu", Title: "proxy CPU busy during redis-benchmark -P1", Unit: "% of its core", Scale: 1, Decimals: 0, LowerBetter: true, NoRatio: true}
 )
 
 var peerRows = []string{"nginx", "haproxy"}
@@ -136,7 +157,7 @@ func (h *harness) l4() {
 	}
 	if haveRedis {
 		direct["redis"], ups["redis"] = redisPort, "127.0.0.1:"+strconv.Itoa(redisPort)
-		metrics = append(metrics, mSet1, mGet1, mSet16, mGet16)
+		metrics = append(metrics, mSet1, mGet1, mSet16, mGet16, mRedisCPU)
 	}
 	startIperf := func() (*peers.Proc, error) {
 		return h.startUpstream("iperf3", iperfPort, "iperf3", "-s", "-B", "127.0.0.1", "-p", strconv.Itoa(iperfPort))
@@ -152,7 +173,7 @@ func (h *harness) l4() {
 	}
 	if haveIperf {
 		direct["iperf"], ups["iperf"] = iperfPort, "127.0.0.1:"+strconv.Itoa(iperfPort)
-		metrics = append([]peers.Metric{mIperf}, metrics...)
+		metrics = append([]peers.Metric{mIperf, mIperfCPU}, metrics...)
 	}
 	defer func() {
 		if iperf != nil {
@@ -175,7 +196,11 @@ func (h *harness) l4() {
 				}
 				// iperf3 -s takes a moment to finish the previous test.
 				time.Sleep(500 * time.Millisecond)
+				busy := t.busy()
 				bps, share, err := measure(h, func() (float64, error) { return h.iperf(t.ports["iperf"]) })
+				if pct, ok := busy(); ok && err == nil {
+					res.Add(mIperfCPU.Key, t.row, pct)
+				}
 				if err != nil {
 					res.Fail(mIperf.Key, t.row, err)
 					h.logf("round %d iperf3 %s: %v", round+1, t.row, err)
@@ -205,7 +230,11 @@ func (h *harness) l4() {
 					if pipe == 16 {
 						set, get, n = mSet16, mGet16, 5*h.o.redisN
 					}
+					busy := t.busy()
 					r, share, err := measure(h, func() (map[string]float64, error) { return h.redisBench(t.ports["redis"], pipe, n) })
+					if pct, ok := busy(); ok && err == nil && pipe == 1 {
+						res.Add(mRedisCPU.Key, t.row, pct)
+					}
 					if err != nil {
 						res.Fail(set.Key, t.row, err)
 						res.Fail(get.Key, t.row, err)
