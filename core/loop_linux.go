@@ -59,6 +59,7 @@ type Loop struct {
 	done   chan struct{}
 	quit   bool
 	rounds int64 // epoll_wait calls, for tests
+	trimT  Timer
 
 	// Scratch is the loop's shared read buffer: data read from one socket is
 	// written straight on to the next, so connections own no buffer at rest.
@@ -93,7 +94,7 @@ func NewLoop(id int, scratch int) (*Loop, error) {
 	l.wheel.init(time.Now())
 	l.pipes.max = 64
 	l.bufs.size = scratch
-	l.bufs.max = 64
+	l.bufs.max = 4096
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		l.closeFDs()
@@ -191,6 +192,15 @@ func (l *Loop) Post(fn func(any) error, arg any) {
 	}
 }
 
+// poolTrimEvery is how often spare buffers unused for a whole period are freed.
+const poolTrimEvery = 5 * time.Second
+
+// OnTimer trims the loop's buffer pool.
+func (l *Loop) OnTimer(*Timer) {
+	l.bufs.trim()
+	l.wheel.Arm(&l.trimT, poolTrimEvery, l)
+}
+
 // Timers gives access to the loop's timer wheel.
 func (l *Loop) Timers() *wheel { return &l.wheel }
 
@@ -204,6 +214,7 @@ func (l *Loop) Run() {
 	defer runtime.UnlockOSThread()
 	defer close(l.done)
 	events := make([]unix.EpollEvent, 256)
+	l.wheel.Arm(&l.trimT, poolTrimEvery, l)
 	for !l.quit {
 		timeout := -1
 		if len(l.ready) > 0 {

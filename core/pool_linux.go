@@ -49,27 +49,46 @@ func (p *pipePool) drain() {
 	p.free = nil
 }
 
-// bufPool keeps a loop's spare relay buffers; a relay borrows one only when a
-// write was short and must give it back once the bytes are flushed.
+// bufPool keeps a loop's spare buffers. It may hold as many as the loop's
+// busiest moment needed (so a steady load never allocates), and gives back
+// on each trim what stayed unused since the previous one.
 type bufPool struct {
 	free [][]byte
 	size int
 	max  int
+	low  int // fewest spare buffers since the last trim
 }
 
 func (p *bufPool) get() []byte {
-	if n := len(p.free); n > 0 {
-		b := p.free[n-1]
-		p.free = p.free[:n-1]
-		return b
+	n := len(p.free)
+	if n == 0 {
+		p.low = 0
+		return make([]byte, p.size)
 	}
-	return make([]byte, p.size)
+	b := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	if n-1 < p.low {
+		p.low = n - 1
+	}
+	return b
 }
 
 func (p *bufPool) put(b []byte) {
 	if len(p.free) < p.max {
 		p.free = append(p.free, b[:cap(b)])
 	}
+}
+
+// trim frees the buffers no one needed over the last period.
+func (p *bufPool) trim() {
+	n := len(p.free)
+	drop := min(p.low, n)
+	for i := n - drop; i < n; i++ {
+		p.free[i] = nil
+	}
+	p.free = p.free[:n-drop]
+	p.low = len(p.free)
 }
 
 // GetBuf borrows one of the loop's buffers (BufferSize bytes); give it back

@@ -73,13 +73,22 @@ func (w *wheel) Disarm(t *Timer) {
 	w.n--
 }
 
-// untilNext is the epoll timeout in ms: -1 with no timers, else until the next tick.
+// untilNext is the epoll timeout in ms: -1 with no timers, else until the
+// next tick whose slot holds a timer (a timer a turn or more away wakes the
+// loop once a turn, which is cheap; an idle loop does not wake every tick).
 func (w *wheel) untilNext() int {
 	if w.n == 0 {
 		return -1
 	}
-	next := w.epoch.Add(time.Duration(w.cur+1) * wheelTick)
-	d := time.Until(next)
+	next := w.cur + wheelSlots
+	for i := int64(1); i <= wheelSlots; i++ {
+		s := &w.slots[(w.cur+i)%wheelSlots]
+		if s.next != s {
+			next = w.cur + i
+			break
+		}
+	}
+	d := time.Until(w.epoch.Add(time.Duration(next) * wheelTick))
 	if d <= 0 {
 		return 0
 	}
