@@ -2,6 +2,9 @@ package codec
 
 import "bytes"
 
+// maxChunkSizeDigits is the most hex digits a chunk size may have.
+const maxChunkSizeDigits = 16
+
 // Chunked decoder states.
 const (
 	chSize    uint8 = iota // expecting a chunk-size line
@@ -180,7 +183,10 @@ func (d *ChunkedDecoder) sizeLine(line []byte) error {
 		}
 		size = size<<4 | int64(v)
 	}
-	if i == 0 {
+	// At most 16 digits, leading zeros included: parsers that read a fixed
+	// number of digits see a zero-padded size differently (net/http also
+	// stops at 16).
+	if i == 0 || i > maxChunkSizeDigits {
 		return ErrBadChunkSize
 	}
 	if i < len(line) {
