@@ -278,7 +278,7 @@ func netHTTPMoves(name string, hdr http.Header) bool {
 func compareBody(t *testing.T, rest []byte, f Framing, hbody io.ReadCloser, data []byte) {
 	t.Helper()
 	var b Body
-	b.Reset(f, Limits{})
+	b.Reset(f, netHTTPChunkLimits)
 	var ours []byte
 	var oerr error
 	p := rest
@@ -303,7 +303,9 @@ func compareBody(t *testing.T, rest []byte, f Framing, hbody io.ReadCloser, data
 			}
 		}
 	case complete && herr != nil:
-		t.Fatalf("%q: body complete for us (%q), net/http: %v", data, ours, herr)
+		if !netHTTPChunkHeuristic(herr) {
+			t.Fatalf("%q: body complete for us (%q), net/http: %v", data, ours, herr)
+		}
 	case complete && !bytes.Equal(ours, theirs):
 		t.Fatalf("%q: body %q vs net/http %q", data, ours, theirs)
 	case !complete && herr == nil && f.Kind != BodyUntilClose:
@@ -374,9 +376,9 @@ func FuzzChunked(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := string(data)
-		payload, used, err := decodeAll(in, len(in)+1, Limits{})
+		payload, used, err := decodeAll(in, len(in)+1, netHTTPChunkLimits)
 		for _, step := range []int{1, 3} {
-			p2, u2, e2 := decodeAll(in, step, Limits{})
+			p2, u2, e2 := decodeAll(in, step, netHTTPChunkLimits)
 			if p2 != payload || u2 != used || e2 != err {
 				t.Fatalf("%q: whole (%q, %d, %v), step %d (%q, %d, %v)", in, payload, used, err, step, p2, u2, e2)
 			}
@@ -385,8 +387,22 @@ func FuzzChunked(f *testing.F) {
 			return
 		}
 		theirs, herr := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(data[:used])))
+		if netHTTPChunkHeuristic(herr) {
+			return
+		}
 		if herr != nil || string(theirs) != payload {
 			t.Fatalf("%q: we decode %q, net/http %q, %v", in, payload, theirs, herr)
 		}
 	})
+}
+
+// netHTTPChunkLimits compares chunked decoding with net/http's line cap:
+// its chunk lines may hold 4095 bytes, ours MaxChunkLine (4096 by default).
+var netHTTPChunkLimits = Limits{MaxChunkLine: 4095}
+
+// netHTTPChunkHeuristic reports net/http's refusal of bodies with more than
+// 16 KiB of framing overhead (tiny chunks, long extensions). Intentional: it
+// guards a reader that buffers; ours streams and MaxChunkLine bounds a line.
+func netHTTPChunkHeuristic(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "too much non-data")
 }
