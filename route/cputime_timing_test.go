@@ -1,7 +1,9 @@
 package route
 
 import (
+	"runtime"
 	"syscall"
+	"testing"
 	"time"
 	"unsafe"
 )
@@ -25,4 +27,15 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuPerOp pins the benchmark to its thread and, when the returned func
+// runs, reports the thread's CPU time per op as cpu-ns/op.
+func cpuPerOp(b *testing.B) func() {
+	runtime.LockOSThread()
+	c0 := threadCPU()
+	return func() {
+		b.ReportMetric(float64(threadCPU()-c0)/float64(b.N), "cpu-ns/op")
+		runtime.UnlockOSThread()
+	}
 }

@@ -131,17 +131,6 @@ func parsePattern(raw string) (pattern, error) {
 	return p, nil
 }
 
-// paramCount is how many captures a match of p fills.
-func (p *pattern) paramCount() int {
-	n := 0
-	for _, pt := range p.parts {
-		if pt.kind != partLit {
-			n++
-		}
-	}
-	return n
-}
-
 // capture appends p's parameters as views into path. The tree walk has
 // already proved that path matches p; since a parameter is a whole segment,
 // the spans are forced and one left-to-right pass finds them.

@@ -79,6 +79,7 @@ func (r *Router) Build(specs []Spec) error {
 			root = w.insert(root, &rt.entries[i])
 		}
 	}
+	compact(root)
 	r.byID = byID
 	r.cur.Store(&Table{root: root, count: len(routes)})
 	return nil
