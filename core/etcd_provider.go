@@ -34,9 +34,15 @@ type EtcdProvider struct {
 	// LoadCache starts from it when etcd cannot be reached.
 	cache string
 
-	mu    sync.Mutex // guards items and rev against LoadCache/Run overlap
+	mu    sync.Mutex // guards items and rev
 	items map[string]*etcdEntry
 	rev   int64
+	// buildMu serializes builds: each publishes a state newer than the last.
+	buildMu sync.Mutex
+	// kick wakes the builder. The watch only records changes; the builder
+	// takes all that arrived while it was busy, so a burst of writes costs a
+	// few rebuilds, not one per write, and a lone change waits for none.
+	kick chan struct{}
 
 	live      atomic.Int64 // revision of the published snapshot
 	ready     atomic.Bool
@@ -56,7 +62,7 @@ type etcdEntry struct {
 func NewEtcdProvider(cfg *Config, client *clientv3.Client, store *Store, loops int, cachePath string) *EtcdProvider {
 	return &EtcdProvider{
 		cfg: cfg, client: client, prefix: cfg.Etcd.Prefix + "/", store: store, loops: loops,
-		cache: cachePath, items: map[string]*etcdEntry{}, cacheKick: make(chan struct{}, 1),
+		cache: cachePath, items: map[string]*etcdEntry{}, cacheKick: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 	}
 }
 
@@ -82,11 +88,11 @@ func (p *EtcdProvider) Load(ctx context.Context) error {
 		items[string(kv.Key)] = p.decode(string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.items = items
 	p.rev = resp.Header.Revision
+	p.mu.Unlock()
 	p.fromCache.Store(false)
-	if err := p.publishLocked(); err != nil {
+	if err := p.publish(); err != nil {
 		return err
 	}
 	p.ready.Store(true)
@@ -99,6 +105,7 @@ func (p *EtcdProvider) Run(ctx context.Context) {
 	if p.cache != "" {
 		go p.cacheWriter(ctx)
 	}
+	go p.builder(ctx)
 	full := !p.Ready() || p.FromCache()
 	backoff := newBackoff()
 	for ctx.Err() == nil {
@@ -143,17 +150,7 @@ func (p *EtcdProvider) watch(ctx context.Context) (full bool, err error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	wch := p.client.Watch(wctx, p.prefix, clientv3.WithPrefix(), clientv3.WithRev(p.rev+1), clientv3.WithProgressNotify())
-	var pending *clientv3.WatchResponse
-	for {
-		var resp clientv3.WatchResponse
-		if pending != nil {
-			resp, pending = *pending, nil
-		} else {
-			var ok bool
-			if resp, ok = <-wch; !ok {
-				break
-			}
-		}
+	for resp := range wch {
 		if resp.CompactRevision != 0 || errors.Is(resp.Err(), rpctypes.ErrCompacted) {
 			return true, nil
 		}
@@ -165,27 +162,11 @@ func (p *EtcdProvider) watch(ctx context.Context) (full bool, err error) {
 		}
 		p.mu.Lock()
 		p.apply(resp.Events)
-		// Coalesce: fold in every batch already waiting, then build once.
-	drain:
-		for range 1000 {
-			select {
-			case more, ok := <-wch:
-				if !ok {
-					break drain
-				}
-				if more.Err() != nil || more.CompactRevision != 0 {
-					pending = &more
-					break drain
-				}
-				p.apply(more.Events)
-			default:
-				break drain
-			}
-		}
-		if err := p.publishLocked(); err != nil {
-			Errorf("etcd: change at revision %d rejected, previous config keeps serving: %v", p.rev, err)
-		}
 		p.mu.Unlock()
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
 	}
 	return false, ctx.Err()
 }
@@ -259,15 +240,35 @@ func (p *EtcdProvider) count() int {
 	return len(p.items)
 }
 
-// publishLocked builds the snapshot from p.items and publishes it.
-func (p *EtcdProvider) publishLocked() error {
+// builder publishes whenever the watch recorded changes, until ctx ends.
+func (p *EtcdProvider) builder(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.kick:
+		}
+		if err := p.publish(); err != nil {
+			Errorf("etcd: change rejected, previous config keeps serving: %v", err)
+		}
+	}
+}
+
+// publish builds the snapshot from what p.items holds now and publishes it.
+func (p *EtcdProvider) publish() error {
+	p.buildMu.Lock()
+	defer p.buildMu.Unlock()
+	p.mu.Lock()
 	items := make([]*Item, 0, len(p.items))
 	for _, e := range p.items {
 		if e.item != nil {
 			items = append(items, e.item)
 		}
 	}
-	snap, err := BuildTolerant(p.cfg, items, "etcd "+strings.TrimSuffix(p.prefix, "/"), p.loops, func(it *Item, err error) {
+	rev := p.rev
+	p.mu.Unlock()
+	source := "etcd " + strings.TrimSuffix(p.prefix, "/")
+	snap, err := BuildTolerant(p.cfg, items, source, p.loops, func(it *Item, err error) {
 		Warnf("etcd: %s left out: %v", it.Key, reason(err))
 	})
 	if err != nil {
@@ -277,6 +278,7 @@ func (p *EtcdProvider) publishLocked() error {
 		// A compile hook (the L7 router) refused it. Leave out the items
 		// it refuses on their own, and try once more.
 		kept := make([]*Item, 0, len(items))
+		p.mu.Lock()
 		for _, it := range items {
 			if herr := CheckHooks(p.cfg, p.store.Compile, it, p.items, p.prefix, p.loops); herr != nil {
 				Warnf("etcd: %s left out: %v", it.Key, herr)
@@ -284,17 +286,18 @@ func (p *EtcdProvider) publishLocked() error {
 			}
 			kept = append(kept, it)
 		}
+		p.mu.Unlock()
 		if len(kept) == len(items) {
 			return err
 		}
-		if snap, err = BuildTolerant(p.cfg, kept, "etcd "+strings.TrimSuffix(p.prefix, "/"), p.loops, func(*Item, error) {}); err != nil {
+		if snap, err = BuildTolerant(p.cfg, kept, source, p.loops, func(*Item, error) {}); err != nil {
 			return err
 		}
 		if err := p.store.Publish(snap); err != nil {
 			return err
 		}
 	}
-	p.live.Store(p.rev)
+	p.live.Store(rev)
 	select {
 	case p.cacheKick <- struct{}{}:
 	default:
@@ -390,15 +393,16 @@ func (p *EtcdProvider) LoadCache() (rev int64, saved time.Time, err error) {
 	if cf.Prefix != p.prefix {
 		return 0, time.Time{}, fmt.Errorf("%s holds prefix %q, not %q", p.cache, cf.Prefix, p.prefix)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.items = make(map[string]*etcdEntry, len(cf.KVs))
+	items := make(map[string]*etcdEntry, len(cf.KVs))
 	for _, kv := range cf.KVs {
-		p.items[kv.Key] = p.decode(kv.Key, kv.Value, kv.Created, kv.Modified)
+		items[kv.Key] = p.decode(kv.Key, kv.Value, kv.Created, kv.Modified)
 	}
+	p.mu.Lock()
+	p.items = items
 	p.rev = cf.Revision
+	p.mu.Unlock()
 	p.fromCache.Store(true)
-	if err := p.publishLocked(); err != nil {
+	if err := p.publish(); err != nil {
 		return 0, time.Time{}, err
 	}
 	p.ready.Store(true)

@@ -15,6 +15,7 @@
 //
 //	go run ./cmd/configplane -sluice ../bin/sluice
 //	go run ./cmd/configplane -sluice ../bin/sluice -n 500 -burst 1000 -bulk 10000
+//	go run ./cmd/configplane -sluice ../bin/sluice -tmp /dev/shm   # etcd data in memory: no fsync cost
 package main
 
 import (
@@ -39,14 +40,18 @@ import (
 
 const key = "bench-admin-key-0123456789"
 
+// retries counts Admin API writes answered 503 and sent again.
+var retries atomic.Int64
+
 func main() {
 	bin := flag.String("sluice", "../bin/sluice", "sluice binary (make build)")
 	n := flag.Int("n", 300, "propagation samples")
 	burst := flag.Int("burst", 1000, "routes in the write burst")
 	bulk := flag.Int("bulk", 10000, "routes in the bulk load")
 	writers := flag.Int("writers", 32, "concurrent Admin API writers for burst and bulk")
+	tmp := flag.String("tmp", "", "where the node's directory (and so etcd's data) goes; default $TMPDIR. Try /dev/shm to leave the disk's fsync out")
 	flag.Parse()
-	if err := run(*bin, *n, *burst, *bulk, *writers); err != nil {
+	if err := run(*bin, *tmp, *n, *burst, *bulk, *writers); err != nil {
 		fmt.Fprintln(os.Stderr, "configplane:", err)
 		os.Exit(1)
 	}
@@ -87,12 +92,12 @@ func upstream(tag string) string {
 }
 
 type node struct {
-	dir              string
-	cfg              string
+	dir                  string
+	cfg                  string
 	port, adminPort, etc int
-	cmd              *exec.Cmd
-	log              *bytes.Buffer
-	mu               sync.Mutex
+	cmd                  *exec.Cmd
+	log                  *bytes.Buffer
+	mu                   sync.Mutex
 }
 
 func (nd *node) start(bin string) (time.Time, error) {
@@ -185,7 +190,17 @@ func (nd *node) writeAll(from, to, w int, body func(i int) string) error {
 				if i >= to || first.Load() != nil {
 					return
 				}
-				if err := nd.admin("PUT", fmt.Sprintf("stream_routes/r%d", i), body(i)); err != nil {
+				for try := 0; ; try++ {
+					err := nd.admin("PUT", fmt.Sprintf("stream_routes/r%d", i), body(i))
+					if err == nil {
+						break
+					}
+					// A 503 is etcd not answering within the Admin API's
+					// timeout (an overloaded machine): counted, retried.
+					if strings.Contains(err.Error(), ": 503 ") && try < 5 {
+						retries.Add(1)
+						continue
+					}
 					first.CompareAndSwap(nil, &err)
 					return
 				}
@@ -237,6 +252,18 @@ func rssKB(pid int) int {
 	return 0
 }
 
+// cpu is the process's user+system CPU time.
+func cpu(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
 func pct(d []time.Duration, p float64) time.Duration {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
@@ -245,8 +272,8 @@ func pct(d []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 
-func run(bin string, n, burst, bulk, writers int) error {
-	dir, err := os.MkdirTemp("", "sluice-configplane")
+func run(bin, tmp string, n, burst, bulk, writers int) error {
+	dir, err := os.MkdirTemp(tmp, "sluice-configplane")
 	if err != nil {
 		return err
 	}
@@ -277,11 +304,12 @@ log: {level: warn}
 			return err
 		}
 	}
-	fmt.Printf("sluice %s, 1 worker loop, embedded etcd (data in a temp dir), %s\n\n", bin, time.Now().UTC().Format(time.RFC3339))
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("sluice %s, 1 worker loop, embedded etcd with data in %s, %s, loadavg %s\n", bin, dir, time.Now().UTC().Format(time.RFC3339), strings.Fields(string(load))[0])
 
 	// Propagation: a new route each time, alternating upstreams, the
 	// previous one deleted first so the new one is the only match.
-	var lat []time.Duration
+	var lat, ack, after []time.Duration
 	for i := range n {
 		if i > 0 {
 			if err := nd.admin("DELETE", fmt.Sprintf("stream_routes/p%d", i-1), ""); err != nil {
@@ -293,24 +321,32 @@ log: {level: warn}
 		if err := nd.admin("PUT", fmt.Sprintf("stream_routes/p%d", i), fmt.Sprintf(`{"server_port":%d,"upstream_id":%q}`, nd.port, want)); err != nil {
 			return err
 		}
+		t1 := time.Now()
+		ack = append(ack, t1.Sub(t0))
 		for nd.probe("") != want {
 			if time.Since(t0) > 10*time.Second {
 				return fmt.Errorf("route p%d never served", i)
 			}
 		}
 		lat = append(lat, time.Since(t0))
+		after = append(after, time.Since(t1))
 	}
 	if err := nd.admin("DELETE", fmt.Sprintf("stream_routes/p%d", n-1), ""); err != nil {
 		return err
 	}
 	fmt.Printf("| propagation, Admin PUT → first connection served (n=%d) | p50 %s | p99 %s | max %s |\n",
 		n, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+	fmt.Printf("| … of which the PUT itself (validated, stored in etcd, answered) | p50 %s | p99 %s | max %s |\n",
+		ms(pct(ack, 0.5)), ms(pct(ack, 0.99)), ms(pct(ack, 1)))
+	fmt.Printf("| … and from the PUT's answer to the first connection served | p50 %s | p99 %s | max %s |\n",
+		ms(pct(after, 0.5)), ms(pct(after, 0.99)), ms(pct(after, 1)))
 
 	// Burst: routes r0…r(burst-1), each for its own client address.
 	body := func(i int) string {
 		return fmt.Sprintf(`{"server_port":%d,"remote_addr":%q,"upstream_id":"A"}`, nd.port, clientIP(i))
 	}
 	t0 := time.Now()
+	c0 := cpu(nd.cmd.Process.Pid)
 	if err := nd.writeAll(0, burst, writers, body); err != nil {
 		return err
 	}
@@ -318,8 +354,8 @@ log: {level: warn}
 	if err := nd.waitLive(0, burst, "A"); err != nil {
 		return err
 	}
-	fmt.Printf("| burst of %d route writes (%d writers) | all written %s | all serving %s after the first write |\n",
-		burst, writers, ms(written), ms(time.Since(t0)))
+	fmt.Printf("| burst of %d route writes (%d writers) | all written %s | all serving %s after the first write | sluice CPU %s | 503s retried %d |\n",
+		burst, writers, ms(written), ms(time.Since(t0)), ms(cpu(nd.cmd.Process.Pid)-c0), retries.Swap(0))
 
 	// Bulk: up to `bulk` routes through the Admin API, then a cold start.
 	t0 = time.Now()
@@ -334,8 +370,8 @@ log: {level: warn}
 	if err := nd.waitLive(0, bulk, "A"); err != nil {
 		return err
 	}
-	fmt.Printf("| %d routes through the Admin API (%d writers) | all written %s | last one serving %s | RSS %d MiB |\n",
-		bulk, writers, ms(written), ms(lastLive), rssKB(nd.cmd.Process.Pid)>>10)
+	fmt.Printf("| %d routes through the Admin API (%d writers) | all written %s | last one serving %s | RSS %d MiB | 503s retried %d |\n",
+		bulk, writers, ms(written), ms(lastLive), rssKB(nd.cmd.Process.Pid)>>10, retries.Swap(0))
 	nd.stop()
 
 	start, err := nd.start(bin)
