@@ -113,7 +113,7 @@ func (r *Route) explainReject(req *Request, why reject, clause int) string {
 		return fmt.Sprintf("host %q not in %v", req.Host, hs)
 	case rejVars:
 		if clause > 0 {
-			return fmt.Sprintf("vars clause %d %s is false", clause, render(r.vars.kids[clause-1].src))
+			return fmt.Sprintf("vars clause %d %s is false", clause, render(r.vars.kids()[clause-1].src))
 		}
 		return fmt.Sprintf("vars %s is false", render(r.vars.src))
 	}

@@ -2,6 +2,8 @@ package route
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -340,5 +342,40 @@ func TestWideFanout(t *testing.T) {
 		if a, b := dumpSorted(r.Table().root), dumpSorted(fresh.Table().root); a != b {
 			t.Fatalf("after deleting down to %d children:\n%s\nfresh:\n%s", len(left), a, b)
 		}
+	}
+}
+
+// TestBuildLargeErrors covers the parallel compile of a large Build: the
+// error reported is the first in spec order, and nothing is published.
+func TestBuildLargeErrors(t *testing.T) {
+	specs := make([]Spec, 6000)
+	for i := range specs {
+		specs[i] = Spec{ID: fmt.Sprint("r", i), URI: fmt.Sprintf("/a/%d/:x", i)}
+	}
+	r := mustBuild(t, specs...)
+	if r.Table().Len() != len(specs) {
+		t.Fatalf("Len = %d", r.Table().Len())
+	}
+	cur := r.Table()
+	bad := slices.Clone(specs)
+	bad[5500].URI = "/x/*y/z"
+	bad[1200].Methods = []string{"FETCH"}
+	if err := r.Build(bad); !errors.Is(err, ErrInvalidRoute) || !strings.Contains(err.Error(), `"r1200"`) {
+		t.Errorf("got %v, want the error of r1200", err)
+	}
+	bad[1200].Methods = nil
+	bad[5999].ID = "r3"
+	if err := r.Build(bad[:5000]); err != nil {
+		t.Errorf("valid prefix: %v", err)
+	}
+	if err := r.Build(bad); !errors.Is(err, ErrInvalidURI) {
+		t.Errorf("got %v, want the uri error of r5500", err)
+	}
+	bad[5500].URI = "/ok"
+	if err := r.Build(bad); !errors.Is(err, ErrDuplicateID) {
+		t.Errorf("got %v, want duplicate r3", err)
+	}
+	if r.Table() == cur || r.Table().Len() != 5000 {
+		t.Errorf("table after failed builds: Len %d", r.Table().Len())
 	}
 }

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -46,21 +47,19 @@ func (r *Router) Lookup(req *Request, m *Match) *Route { return r.cur.Load().Loo
 // is the configuration order that breaks ties. On error nothing changes.
 func (r *Router) Build(specs []Spec) error {
 	// Routes and entries come from two arrays rather than 2n allocations.
-	nent := 0
+	offs := make([]int, len(specs)+1)
 	for i := range specs {
-		nent += specs[i].uriCount()
+		offs[i+1] = offs[i] + specs[i].uriCount()
 	}
 	all := make([]Route, len(specs))
-	entries := make([]entry, nent)
+	entries := make([]entry, offs[len(specs)])
+	if err := compileAll(specs, all, entries, offs); err != nil {
+		return err
+	}
 	routes := make([]*Route, len(specs))
 	byID := make(map[string]*Route, len(specs))
-	for i := range specs {
+	for i := range all {
 		rt := &all[i]
-		k := specs[i].uriCount()
-		if err := compileInto(&specs[i], rt, entries[:0:k]); err != nil {
-			return err
-		}
-		entries = entries[k:]
 		if _, dup := byID[rt.ID]; dup {
 			return fmt.Errorf("%w: %q appears twice", ErrDuplicateID, rt.ID)
 		}
@@ -82,6 +81,40 @@ func (r *Router) Build(specs []Spec) error {
 	compact(root)
 	r.byID = byID
 	r.cur.Store(&Table{root: root, count: len(routes)})
+	return nil
+}
+
+// compileAll compiles specs into all, each route's entries in its window
+// of entries. Routes compile independently, so a large load is split over
+// the processors; the tree itself is then built by one writer. The error
+// returned is the first in spec order, whatever finished first.
+func compileAll(specs []Spec, all []Route, entries []entry, offs []int) error {
+	workers := runtime.GOMAXPROCS(0)
+	if len(specs) < 4096 || workers < 2 {
+		workers = 1
+	}
+	errs := make([]error, workers)
+	per := (len(specs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(specs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if err := compileInto(&specs[i], &all[i], entries[offs[i]:offs[i]:offs[i+1]]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -74,8 +74,7 @@ const (
 type operand struct {
 	kind valKind
 	s    string
-	n    float64
-	b    bool
+	n    float64 // the number, or 1/0 for a bool
 }
 
 func toOperand(v any) operand {
@@ -85,7 +84,10 @@ func toOperand(v any) operand {
 	case string:
 		return operand{kind: valStr, s: x}
 	case bool:
-		return operand{kind: valBool, b: x}
+		if x {
+			return operand{kind: valBool, n: 1}
+		}
+		return operand{kind: valBool}
 	case float64:
 		return operand{kind: valNum, n: x}
 	case float32:
@@ -105,21 +107,32 @@ func toOperand(v any) operand {
 
 // expr is a compiled lua-resty-expr node: a logic node (opAnd, opOr with
 // kids) or one [var, op, value] clause. neg is the '!' of "!AND", "!OR" or
-// [var, "!", op, value].
+// [var, "!", op, value]. It is kept small, with what only some operators
+// need behind aux, because a table of many vars routes holds many of them.
 type expr struct {
-	op   exprOp
-	neg  bool
-	kids []expr
-	v    varRef
-	val  operand
-	// num is the right side as a number for >, >=, <, <=; numOK false makes
-	// the clause always false, as tonumber returning nil does in Lua.
-	num   float64
+	op  exprOp
+	neg bool
+	// numOK: for >, >=, <, <= the right side converted to a number (in
+	// val.n); false makes the clause always false, as tonumber's nil does.
 	numOK bool
-	re    *regexp.Regexp
-	list  []operand
-	nets  []netip.Prefix
+	v     varRef
+	val   operand
+	aux   *exprAux
 	src   []any // the clause as written, for Explain
+}
+
+type exprAux struct {
+	kids []expr
+	re   *regexp.Regexp
+	list []operand
+	nets []netip.Prefix
+}
+
+func (e *expr) kids() []expr {
+	if e.aux == nil {
+		return nil
+	}
+	return e.aux.kids
 }
 
 func isLogic(s string) (op exprOp, neg, ok bool) {
@@ -161,7 +174,7 @@ func compileRule(rule []any) (expr, error) {
 	}
 	switch first := rule[0].(type) {
 	case []any:
-		e := expr{op: opAnd, kids: make([]expr, 0, len(rule)), src: rule}
+		e := expr{op: opAnd, aux: &exprAux{kids: make([]expr, 0, len(rule))}, src: rule}
 		for i, r := range rule {
 			sub, ok := r.([]any)
 			if !ok {
@@ -171,7 +184,7 @@ func compileRule(rule []any) (expr, error) {
 			if err != nil {
 				return expr{}, err
 			}
-			e.kids = append(e.kids, k)
+			e.aux.kids = append(e.aux.kids, k)
 		}
 		return e, nil
 	case string:
@@ -182,7 +195,7 @@ func compileRule(rule []any) (expr, error) {
 		if len(rule) <= 2 {
 			return expr{}, fmt.Errorf("rule too short: %s needs at least two operands", render(rule))
 		}
-		e := expr{op: op, neg: neg, kids: make([]expr, 0, len(rule)-1), src: rule}
+		e := expr{op: op, neg: neg, aux: &exprAux{kids: make([]expr, 0, len(rule)-1)}, src: rule}
 		for _, r := range rule[1:] {
 			sub, ok := r.([]any)
 			if !ok {
@@ -192,7 +205,7 @@ func compileRule(rule []any) (expr, error) {
 			if err != nil {
 				return expr{}, err
 			}
-			e.kids = append(e.kids, k)
+			e.aux.kids = append(e.aux.kids, k)
 		}
 		return e, nil
 	}
@@ -245,9 +258,9 @@ func compileClause(c []any) (expr, error) {
 		e.val = toOperand(r)
 		switch e.val.kind {
 		case valNum:
-			e.num, e.numOK = e.val.n, true
+			e.numOK = true
 		case valStr:
-			e.num, e.numOK = toNumber([]byte(e.val.s))
+			e.val.n, e.numOK = toNumber([]byte(e.val.s))
 		}
 	case opRe, opReI:
 		s, ok := r.(string)
@@ -261,15 +274,15 @@ func compileClause(c []any) (expr, error) {
 		if err != nil {
 			return e, fmt.Errorf("regex in %s: %v (Go's RE2 syntax: no look-around or back-references)", render(c), err)
 		}
-		e.re = re
+		e.aux = &exprAux{re: re}
 	case opIn:
 		list, ok := r.([]any)
 		if !ok {
 			return e, fmt.Errorf("in needs a list in %s", render(c))
 		}
-		e.list = make([]operand, len(list))
+		e.aux = &exprAux{list: make([]operand, len(list))}
 		for i, x := range list {
-			e.list[i] = toOperand(x)
+			e.aux.list[i] = toOperand(x)
 		}
 	case opIPMat:
 		var list []any
@@ -281,7 +294,7 @@ func compileClause(c []any) (expr, error) {
 		default:
 			return e, fmt.Errorf("ipmatch needs an address or a list in %s", render(c))
 		}
-		e.nets = make([]netip.Prefix, 0, len(list))
+		e.aux = &exprAux{nets: make([]netip.Prefix, 0, len(list))}
 		for _, x := range list {
 			s, ok := x.(string)
 			if !ok {
@@ -291,7 +304,7 @@ func compileClause(c []any) (expr, error) {
 			if err != nil {
 				return e, fmt.Errorf("ipmatch: %v in %s", err, render(c))
 			}
-			e.nets = append(e.nets, p)
+			e.aux.nets = append(e.aux.nets, p)
 		}
 	}
 	return e, nil

@@ -10,9 +10,9 @@ import (
 // clauses (the usual [[...], [...]] form) a false result names the 1-based
 // clause that failed, which Explain reports.
 func (e *expr) evalTop(req *Request, m *Match) (bool, int) {
-	if e.op == opAnd && !e.neg && e.kids != nil {
-		for i := range e.kids {
-			if !e.kids[i].eval(req, m) {
+	if kids := e.kids(); e.op == opAnd && !e.neg && kids != nil {
+		for i := range kids {
+			if !kids[i].eval(req, m) {
 				return false, i + 1
 			}
 		}
@@ -24,15 +24,17 @@ func (e *expr) evalTop(req *Request, m *Match) (bool, int) {
 func (e *expr) eval(req *Request, m *Match) bool {
 	switch e.op {
 	case opAnd:
-		for i := range e.kids {
-			if !e.kids[i].eval(req, m) {
+		kids := e.aux.kids
+		for i := range kids {
+			if !kids[i].eval(req, m) {
 				return e.neg
 			}
 		}
 		return !e.neg
 	case opOr:
-		for i := range e.kids {
-			if e.kids[i].eval(req, m) {
+		kids := e.aux.kids
+		for i := range kids {
+			if kids[i].eval(req, m) {
 				return !e.neg
 			}
 		}
@@ -61,21 +63,21 @@ func (e *expr) compare(l *varVal) bool {
 		}
 		switch e.op {
 		case opGt:
-			return n > e.num
+			return n > e.val.n
 		case opGe:
-			return n >= e.num
+			return n >= e.val.n
 		case opLt:
-			return n < e.num
+			return n < e.val.n
 		}
-		return n <= e.num
+		return n <= e.val.n
 	case opRe, opReI:
 		if !l.ok || l.json && l.j.Type != gjson.String && l.j.Type != gjson.Number {
 			return false
 		}
-		return e.re.Match(l.text)
+		return e.aux.re.Match(l.text)
 	case opIn:
-		for i := range e.list {
-			if sameVal(l, &e.list[i]) {
+		for i := range e.aux.list {
+			if sameVal(l, &e.aux.list[i]) {
 				return true
 			}
 		}
@@ -104,7 +106,7 @@ func (e *expr) compare(l *varVal) bool {
 		if err != nil {
 			return false
 		}
-		return containsAddr(e.nets, a)
+		return containsAddr(e.aux.nets, a)
 	}
 	return false
 }
@@ -129,7 +131,7 @@ func sameVal(l *varVal, r *operand) bool {
 	case valNum:
 		return l.ok && l.json && l.j.Type == gjson.Number && l.j.Num == r.n
 	case valBool:
-		return l.ok && l.json && (l.j.Type == gjson.True && r.b || l.j.Type == gjson.False && !r.b)
+		return l.ok && l.json && (l.j.Type == gjson.True && r.n == 1 || l.j.Type == gjson.False && r.n == 0)
 	}
 	return false
 }
