@@ -185,7 +185,9 @@ func (t *Table) Lookup(req *Request, m *Match) *Route {
 			}
 		}
 		m.Route = e.route
-		m.Params = e.pat.capture(req.Path, m.Params)
+		if e.pat.params {
+			m.Params = e.pat.capture(req.Path, m.Params)
+		}
 		return e.route
 	}
 	return nil

@@ -34,6 +34,9 @@ type pattern struct {
 	// tail is set when the pattern ends by accepting any remainder: a
 	// prefix route ("/a/*", "/a*") or a catch-all ("/files/*path").
 	tail bool
+	// params is set when a match captures something; Lookup skips the
+	// capture pass otherwise.
+	params bool
 }
 
 // parsePattern validates a uri and splits it into tree parts.
@@ -128,6 +131,9 @@ func parsePattern(raw string) (pattern, error) {
 	if lit < len(raw) {
 		p.parts = append(p.parts, part{kind: partLit, text: raw[lit:]})
 	}
+	for _, q := range p.parts {
+		p.params = p.params || q.kind != partLit
+	}
 	return p, nil
 }
 
@@ -135,9 +141,6 @@ func parsePattern(raw string) (pattern, error) {
 // already proved that path matches p; since a parameter is a whole segment,
 // the spans are forced and one left-to-right pass finds them.
 func (p *pattern) capture(path []byte, ps []Param) []Param {
-	if p.exact {
-		return ps
-	}
 	i := 0
 	for _, pt := range p.parts {
 		switch pt.kind {
