@@ -3,6 +3,8 @@ package core
 import (
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RelayOptions are shared by every relay of a listener; a relay keeps a pointer.
@@ -64,6 +66,7 @@ type relaySide struct {
 	fd       int
 	readable bool
 	writable bool
+	finSeen  bool // EPOLLRDHUP: a FIN is queued behind the data
 }
 
 type relayDir struct {
@@ -82,6 +85,9 @@ type relayDir struct {
 func (s *relaySide) OnEvent(ev uint32) {
 	if ev&EvIn != 0 {
 		s.readable = true
+	}
+	if ev&unix.EPOLLRDHUP != 0 {
+		s.finSeen = true
 	}
 	if ev&EvOut != 0 {
 		s.writable = true
@@ -221,6 +227,7 @@ func (r *Relay) pumpCopy(d *relayDir) bool {
 		if n == 0 {
 			continue
 		}
+		drained(d.src, n, len(l.Scratch))
 		w := 0
 		if d.dst.writable {
 			w, e = rawWrite(d.dst.fd, l.Scratch[:n])
@@ -283,6 +290,17 @@ func (r *Relay) read(d *relayDir, n int, e syscall.Errno) bool {
 	}
 	r.active = r.loop.wheel.cur
 	return true
+}
+
+// drained notes a read that returned less than it asked for: the socket's
+// queue is empty, and with edge-triggered epoll anything arriving later
+// raises a new event, so asking again would only return EAGAIN. Not so once
+// a FIN was signalled: a short read returns the data before it and the EOF
+// is still to be read, with no further event to announce it.
+func drained(s *relaySide, n, asked int) {
+	if n < asked && !s.finSeen {
+		s.readable = false
+	}
 }
 
 // spliceChunk asks for more than a pipe holds; the kernel moves what fits.

@@ -39,6 +39,7 @@ type conn struct {
 	local, remote netip.AddrPort
 	readable      bool
 	writable      bool
+	finSeen       bool // EPOLLRDHUP: the client's FIN is queued behind its data
 	state         uint8
 	nreq          int
 	timer         core.Timer
@@ -73,7 +74,7 @@ type exchange struct {
 
 	out      [][]byte
 	outStore [32][]byte
-	iov      [16]unix.Iovec
+	iov      [64]unix.Iovec
 
 	edits codec.Edits
 	xff   []byte
@@ -117,6 +118,9 @@ func (c *conn) init() {
 func (c *conn) OnEvent(ev uint32) {
 	if ev&core.EvIn != 0 {
 		c.readable = true
+	}
+	if ev&unix.EPOLLRDHUP != 0 {
+		c.finSeen = true
 	}
 	if ev&core.EvOut != 0 {
 		c.writable = true
@@ -206,6 +210,9 @@ func (c *conn) fill() bool {
 		c.peerGone()
 		return false
 	}
+	// A short read drained the socket; edge-triggered epoll reports whatever
+	// arrives next, so don't spend a read on EAGAIN (nginx does the same).
+	c.readable = n == len(c.in)-c.end || c.finSeen
 	c.end += n
 	c.active = c.loop.Timers().Ticks()
 	return true

@@ -70,6 +70,7 @@ type upConn struct {
 	fd       int
 	readable bool
 	writable bool
+	finSeen  bool // EPOLLRDHUP: the node's FIN is queued behind its data
 	state    uint8
 	c        *conn
 	connect  core.Connect
@@ -88,7 +89,7 @@ type upConn struct {
 	hw         codec.HeadWriter
 	out        [][]byte
 	outStore   [1][]byte
-	iov        [16]unix.Iovec
+	iov        [64]unix.Iovec
 }
 
 func newUpConn(l *core.Loop, ls *loopState, node netip.AddrPort) *upConn {
@@ -147,6 +148,9 @@ func (u *upConn) startRequest() {
 func (u *upConn) OnEvent(ev uint32) {
 	if ev&core.EvIn != 0 {
 		u.readable = true
+	}
+	if ev&unix.EPOLLRDHUP != 0 {
+		u.finSeen = true
 	}
 	if ev&core.EvOut != 0 {
 		u.writable = true
@@ -377,6 +381,7 @@ func (u *upConn) fill() bool {
 		u.ended(e)
 		return false
 	}
+	u.readable = n == len(u.in)-u.end || u.finSeen // a short read drained the socket
 	u.end += n
 	u.gotResp = true
 	u.active = u.loop.Timers().Ticks()
