@@ -222,7 +222,13 @@ func (l *Loop) Run() {
 		} else if d := l.wheel.untilNext(); d >= 0 {
 			timeout = d
 		}
-		n, err := unix.EpollWait(l.epfd, events, timeout)
+		// Under load something is usually ready: ask without blocking first,
+		// as a raw call, and pay the scheduler hand-off of a blocking system
+		// call only when there is nothing to do.
+		n, err := epollPoll(l.epfd, events)
+		if n == 0 && err == nil && timeout != 0 {
+			n, err = unix.EpollWait(l.epfd, events, timeout)
+		}
 		l.rounds++
 		if err != nil && err != unix.EINTR {
 			logf(levelError, "loop %d: epoll_wait: %v", l.ID, err)

@@ -185,3 +185,12 @@ func Advance(iovs [][]byte, n int) [][]byte {
 	}
 	return iovs
 }
+
+// epollPoll is epoll_wait with a zero timeout, as a raw call: it never blocks.
+func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
+	r, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
