@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,8 +96,12 @@ func waitAnswer(t *testing.T, port int, want string) {
 }
 
 func etcdConf(t *testing.T, dir string, port, adminPort int, etcd string) string {
+	return etcdConfHTTP(t, dir, port, adminPort, etcd, "")
+}
+
+func etcdConfHTTP(t *testing.T, dir string, port, adminPort int, etcd, http string) string {
 	t.Helper()
-	body := fmt.Sprintf(`listen: {http: [], stream: {tcp: ["127.0.0.1:%d"]}}
+	body := fmt.Sprintf(`listen: {http: [%s], stream: {tcp: ["127.0.0.1:%d"]}}
 admin:
   listen: "127.0.0.1:%d"
   keys: [{name: e2e, key: %q, role: admin}]
@@ -104,7 +109,7 @@ workers: 1
 config: {provider: etcd}
 shutdown_timeout: 2
 %s
-`, port, adminPort, testAdminKey, etcd)
+`, http, port, adminPort, testAdminKey, etcd)
 	p := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -134,7 +139,9 @@ func TestEmbeddedEtcdAdminAPI(t *testing.T) {
 	b := echoServer(t, func(c net.Conn) { c.Write([]byte("B")) })
 	port, adminPort := freePort(t), freePort(t)
 	dir := t.TempDir()
-	cfg := etcdConf(t, dir, port, adminPort, fmt.Sprintf("etcd: {embedded: true, data_dir: data/etcd, endpoints: [\"http://127.0.0.1:%d\"]}", freePortPair(t)))
+	httpPort := freePort(t)
+	cfg := etcdConfHTTP(t, dir, port, adminPort, fmt.Sprintf("etcd: {embedded: true, data_dir: data/etcd, endpoints: [\"http://127.0.0.1:%d\"]}", freePortPair(t)),
+		fmt.Sprintf("%q", fmt.Sprintf("127.0.0.1:%d", httpPort)))
 	p := start(t, cfg, port)
 	api := adminClient{t, fmt.Sprintf("http://127.0.0.1:%d", adminPort)}
 	if st, body := api.do("GET", "/readyz", ""); st != 200 || !strings.Contains(body, `"etcd"`) {
@@ -145,6 +152,22 @@ func TestEmbeddedEtcdAdminAPI(t *testing.T) {
 	waitAnswer(t, port, "A")
 	api.must("PATCH", "/apisix/admin/upstreams/up/nodes", fmt.Sprintf(`{%q:1}`, b))
 	waitAnswer(t, port, "B")
+
+	// An HTTP route made the same way serves HTTP.
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello "+r.URL.Path) }))
+	defer web.Close()
+	api.must("PUT", "/apisix/admin/routes/hello", fmt.Sprintf(`{"uri":"/hello","upstream":{"nodes":{%q:1}}}`, strings.TrimPrefix(web.URL, "http://")))
+	var got string
+	for deadline := time.Now().Add(15 * time.Second); got != "hello /hello" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/hello", httpPort)); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got = string(b)
+		}
+	}
+	if got != "hello /hello" {
+		t.Fatalf("HTTP route made through the Admin API answered %q", got)
+	}
 	stop(t, p)
 
 	start(t, cfg, port)
