@@ -48,9 +48,8 @@ func (a *entry) before(b *entry) bool {
 // eight bytes and idx the first bytes of up to sixteen children (ten
 // digits fit), so choosing a child and checking its label are a few word
 // operations on the node itself. A node with more children keeps their
-// first bytes in ext.wide. Everything else the
-// walk does not need at every node lives behind ext, which is nil on nodes
-// that only lead somewhere.
+// first bytes in ext.wide. Everything else the walk does not need at every
+// node lives behind ext, which is nil on nodes that only lead somewhere.
 //
 // A node is immutable once published. A writer copies what it changes
 // along the path (own) and mutates only the copies, which carry its
