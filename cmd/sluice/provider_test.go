@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,13 +20,20 @@ import (
 
 const testAdminKey = "e2e-admin-key-0123456789"
 
-// freePortPair finds a port p with p+1 free too (the embedded etcd's peer).
+// freePortPair finds a port p with p+1 free too (the embedded etcd's peer),
+// below the ephemeral range so that outgoing connections do not take p+1.
 func freePortPair(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		p := freePort(t)
-		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
-			ln.Close()
+	for range 200 {
+		p := 20000 + rand.IntN(10000)
+		a, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		a.Close()
+		if err == nil {
+			b.Close()
 			return p
 		}
 	}
