@@ -9,9 +9,10 @@
 //
 // Table.Lookup takes a Request of views (method, path, host as byte
 // slices, the remote address, and a Vars implementation for vars
-// expressions) and a caller-owned Match, and allocates nothing: the walk
-// is one loop over the path with no recursion and no maps, and
-// parameters are captured as views into the path.
+// expressions) and a caller-owned Match, and allocates nothing: exact uris
+// are found by a hash of the path, everything else by a walk that is one
+// loop over the path with no recursion and no maps, and parameters are
+// captured as views into the path.
 //
 // Matching follows lua-resty-radixtree as APISIX uses it. Candidates are
 // the routes whose uri matches the path, tried in this order: an exact uri

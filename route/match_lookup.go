@@ -173,6 +173,11 @@ func sortCands(cs []*entry) {
 func (t *Table) Lookup(req *Request, m *Match) *Route {
 	m.Route = nil
 	m.Params = m.Params[:0]
+	if t.exact != nil {
+		if rt := t.lookupExact(req, m); rt != nil {
+			return rt
+		}
+	}
 	t.collect(req.Path, m)
 	cs := m.cands
 	if len(cs) > 1 {
@@ -188,6 +193,32 @@ func (t *Table) Lookup(req *Request, m *Match) *Route {
 		if e.pat.params {
 			m.Params = e.pat.capture(req.Path, m.Params)
 		}
+		return e.route
+	}
+	return nil
+}
+
+// lookupExact tries the routes whose uri is exactly the path, which
+// outrank all others. A nil result means none of them passed, and the
+// walk decides (it meets them again, and they fail again).
+func (t *Table) lookupExact(req *Request, m *Match) *Route {
+	m.cands = m.cands[:0]
+	for _, e := range t.exact.lookup(req.Path) {
+		if e.pat.raw == string(req.Path) {
+			m.cands = append(m.cands, e)
+		}
+	}
+	cs := m.cands
+	if len(cs) > 1 {
+		sortCands(cs)
+	}
+	for _, e := range cs {
+		if !e.plain {
+			if why, _ := e.route.check(req, m); why != accepted {
+				continue
+			}
+		}
+		m.Route = e.route
 		return e.route
 	}
 	return nil

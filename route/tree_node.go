@@ -172,6 +172,9 @@ type writer struct {
 	bulk bool
 	exts []nodeExt
 	ptrs []*entry
+	// the exact-uri index and its leaves this writer has copied
+	ownedIdx  *exactIndex
+	ownedLeaf [256]bool
 }
 
 const chunk = 1024

@@ -12,6 +12,7 @@ import (
 // the start of a request and use it throughout.
 type Table struct {
 	root  *node
+	exact *exactIndex
 	count int // routes
 }
 
@@ -71,16 +72,21 @@ func (r *Router) Build(specs []Spec) error {
 	r.gen++
 	w := writer{gen: r.gen, bulk: true}
 	root := &node{gen: w.gen}
+	var exact *exactIndex
 	for _, rt := range routes {
 		r.seq++
 		rt.setSeq(r.seq)
 		for i := range rt.entries {
-			root = w.insert(root, &rt.entries[i])
+			e := &rt.entries[i]
+			root = w.insert(root, e)
+			if e.pat.exact {
+				exact = w.exactChange(exact, e, true)
+			}
 		}
 	}
 	compact(root)
 	r.byID = byID
-	r.cur.Store(&Table{root: root, count: len(routes)})
+	r.cur.Store(&Table{root: root, exact: exact, count: len(routes)})
 	return nil
 }
 
@@ -154,12 +160,12 @@ func (r *Router) put(s *Spec, mode putMode) error {
 	t := r.cur.Load()
 	r.gen++
 	w := writer{gen: r.gen}
-	root := t.root
+	root, exact := t.root, t.exact
 	count := t.count + 1
 	if old != nil {
 		rt.setSeq(old.seq)
 		var err error
-		if root, err = removeRoute(&w, root, old); err != nil {
+		if root, exact, err = removeRoute(&w, root, exact, old); err != nil {
 			return err
 		}
 		count--
@@ -168,10 +174,14 @@ func (r *Router) put(s *Spec, mode putMode) error {
 		rt.setSeq(r.seq)
 	}
 	for i := range rt.entries {
-		root = w.insert(root, &rt.entries[i])
+		e := &rt.entries[i]
+		root = w.insert(root, e)
+		if e.pat.exact {
+			exact = w.exactChange(exact, e, true)
+		}
 	}
 	r.byID[rt.ID] = rt
-	r.cur.Store(&Table{root: root, count: count})
+	r.cur.Store(&Table{root: root, exact: exact, count: count})
 	return nil
 }
 
@@ -186,25 +196,29 @@ func (r *Router) Delete(id string) error {
 	t := r.cur.Load()
 	r.gen++
 	w := writer{gen: r.gen}
-	root, err := removeRoute(&w, t.root, old)
+	root, exact, err := removeRoute(&w, t.root, t.exact, old)
 	if err != nil {
 		return err
 	}
 	delete(r.byID, id)
-	r.cur.Store(&Table{root: root, count: t.count - 1})
+	r.cur.Store(&Table{root: root, exact: exact, count: t.count - 1})
 	return nil
 }
 
-func removeRoute(w *writer, root *node, rt *Route) (*node, error) {
+func removeRoute(w *writer, root *node, exact *exactIndex, rt *Route) (*node, *exactIndex, error) {
 	for i := range rt.entries {
+		e := &rt.entries[i]
 		var ok bool
-		if root, ok = w.remove(root, &rt.entries[i]); !ok {
+		if root, ok = w.remove(root, e); !ok {
 			// Only a bug can get here; refuse the change instead of
 			// publishing a tree that still holds half of the route.
-			return nil, fmt.Errorf("route: internal error: uri %q of %q missing from the tree", rt.entries[i].pat.raw, rt.ID)
+			return nil, nil, fmt.Errorf("route: internal error: uri %q of %q missing from the tree", e.pat.raw, rt.ID)
+		}
+		if e.pat.exact {
+			exact = w.exactChange(exact, e, false)
 		}
 	}
-	return root, nil
+	return root, exact, nil
 }
 
 // Route returns the route with id from the current version.
