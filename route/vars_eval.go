@@ -40,6 +40,11 @@ func (e *expr) eval(req *Request, m *Match) bool {
 		}
 		return e.neg
 	}
+	if e.op == opIPMat && e.v.src == srcRemoteAddr {
+		// The address is already parsed; printing and re-parsing it
+		// would cost more than the rest of the clause.
+		return (req.RemoteAddr.IsValid() && containsAddr(e.aux.nets, req.RemoteAddr)) != e.neg
+	}
 	v := e.v.get(req, m)
 	return e.compare(&v) != e.neg
 }
