@@ -67,6 +67,10 @@ type relaySide struct {
 	readable bool
 	writable bool
 	finSeen  bool // EPOLLRDHUP: a FIN is queued behind the data
+	// ownsEdges: a read on this side has returned EAGAIN, so every edge
+	// since has come to this handler. Until then (a socket that another
+	// handler, such as a connect, watched first) a short read proves nothing.
+	ownsEdges bool
 }
 
 type relayDir struct {
@@ -277,6 +281,7 @@ func (r *Relay) read(d *relayDir, n int, e syscall.Errno) bool {
 	case 0:
 	case syscall.EAGAIN:
 		d.src.readable = false
+		d.src.ownsEdges = true
 		return false
 	case syscall.EINTR:
 		return true
@@ -298,7 +303,7 @@ func (r *Relay) read(d *relayDir, n int, e syscall.Errno) bool {
 // a FIN was signalled: a short read returns the data before it and the EOF
 // is still to be read, with no further event to announce it.
 func drained(s *relaySide, n, asked int) {
-	if n < asked && !s.finSeen {
+	if n < asked && !s.finSeen && s.ownsEdges {
 		s.readable = false
 	}
 }

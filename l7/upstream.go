@@ -71,6 +71,9 @@ type upConn struct {
 	readable bool
 	writable bool
 	finSeen  bool // EPOLLRDHUP: the node's FIN is queued behind its data
+	// ownsEdges: a read returned EAGAIN since the connect handler gave the
+	// socket up, so a short read now proves the socket drained.
+	ownsEdges bool
 	state    uint8
 	c        *conn
 	connect  core.Connect
@@ -373,6 +376,7 @@ func (u *upConn) fill() bool {
 	switch {
 	case e == syscall.EAGAIN:
 		u.readable = false
+		u.ownsEdges = true
 		return false
 	case e == syscall.EINTR:
 		return true
@@ -381,7 +385,9 @@ func (u *upConn) fill() bool {
 		u.ended(e)
 		return false
 	}
-	u.readable = n == len(u.in)-u.end || u.finSeen // a short read drained the socket
+	// A short read drained the socket, unless a FIN is queued behind the data
+	// or the connect handler saw this socket's first events.
+	u.readable = n == len(u.in)-u.end || u.finSeen || !u.ownsEdges
 	u.end += n
 	u.gotResp = true
 	u.active = u.loop.Timers().Ticks()
