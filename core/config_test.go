@@ -90,7 +90,15 @@ func TestResourceErrors(t *testing.T) {
 		{"bad node", "stream_routes:\n  - {id: a, upstream: {nodes: {\"127.0.0.1\": 1}}}\n", `stream_routes[0].upstream.nodes.127.0.0.1: want "host:port"`},
 		{"weight", "stream_routes:\n  - {id: a, upstream: {nodes: {\"127.0.0.1:1\": heavy}}}\n", "want an integer weight"},
 		{"zero weights", "stream_routes:\n  - {id: a, upstream: {nodes: {\"127.0.0.1:1\": 0}}}\n", "every node has weight 0"},
-		{"chash", "upstreams: [{id: u, type: chash, nodes: {\"127.0.0.1:1\": 1}}]\n", `upstreams[0].type: "chash" balancing is not supported yet`},
+		{"chash no key", "upstreams:\n  - {id: u, type: chash, nodes: {\"127.0.0.1:1\": 1}}\n", `routes.yaml:2: upstreams[0].type: chash needs a key (with hash_on vars)`},
+		{"chash bad var", "upstreams:\n  - {id: u, type: chash, key: request_body, nodes: {\"127.0.0.1:1\": 1}}\n", `routes.yaml:2: upstreams[0].key: unknown variable "request_body"`},
+		{"chash consumer", "upstreams:\n  - {id: u, type: chash, hash_on: consumer, key: x, nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].hash_on: hash_on consumer is not supported yet`},
+		{"chash hash_on", "upstreams:\n  - {id: u, type: chash, hash_on: body, key: x, nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].hash_on: want vars, header, cookie, consumer or vars_combinations, got "body"`},
+		{"chash header", "upstreams:\n  - {id: u, type: chash, hash_on: header, key: \"a b\", nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].key: want a header name, got "a b"`},
+		{"chash combination", "upstreams:\n  - {id: u, type: chash, hash_on: vars_combinations, key: \"plain\", nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].key: want at least one $variable in "plain"`},
+		{"key without chash", "upstreams:\n  - {id: u, key: remote_addr, nodes: {\"127.0.0.1:1\": 1}}\n", `routes.yaml:2: upstreams[0].key: only used with type chash (type is roundrobin)`},
+		{"hash_on without chash", "upstreams:\n  - {id: u, type: least_conn, hash_on: header, nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].hash_on: only used with type chash (type is least_conn)`},
+		{"type", "upstreams:\n  - {id: u, type: random, nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].type: want roundrobin, chash, ewma or least_conn, got "random"`},
 		{"unknown field", "upstreams: [{id: u, nodez: {\"127.0.0.1:1\": 1}}]\n", "upstreams[0].nodez: unknown key"},
 		{"plugins", "stream_routes:\n  - {id: a, plugins: {limit-conn: {}}, upstream: {nodes: {\"127.0.0.1:1\": 1}}}\n", "stream_routes[0].plugins: not supported yet: stream plugins"},
 		{"cidr", "stream_routes:\n  - {id: a, remote_addr: 10.0.0.0/33, upstream: {nodes: {\"127.0.0.1:1\": 1}}}\n", "stream_routes[0].remote_addr: want an IP or CIDR"},
@@ -150,25 +158,4 @@ func mustAP(s string) netip.AddrPort {
 		panic(err)
 	}
 	return ap
-}
-
-func TestRoundRobinSmoothAndSkips(t *testing.T) {
-	b := NewRoundRobin([]int{5, 1, 1}, 1)
-	var seq []int
-	for range 7 {
-		seq = append(seq, b.Pick(0, 0))
-	}
-	// nginx's smooth sequence for 5,1,1: a a b a c a a
-	want := []int{0, 0, 1, 0, 2, 0, 0}
-	for i := range want {
-		if seq[i] != want[i] {
-			t.Fatalf("sequence %v, want %v", seq, want)
-		}
-	}
-	if got := b.Pick(0, 1|2); got != 2 {
-		t.Errorf("with nodes 0 and 1 tried, picked %d", got)
-	}
-	if got := b.Pick(0, 7); got != -1 {
-		t.Errorf("with every node tried, picked %d", got)
-	}
 }

@@ -37,8 +37,8 @@ type Upstream struct {
 	Scheme       string            `yaml:"scheme"`
 	PassHost     string            `yaml:"pass_host"`
 	UpstreamHost string            `yaml:"upstream_host"`
-	HashOn       string            `yaml:"hash_on" unsupported:"chash balancing"`
-	Key          string            `yaml:"key" unsupported:"chash balancing"`
+	HashOn       string            `yaml:"hash_on"`
+	Key          string            `yaml:"key"`
 	Checks       any               `yaml:"checks" unsupported:"health checks"`
 	Keepalive    any               `yaml:"keepalive_pool" unsupported:"keepalive_pool"`
 	TLS          any               `yaml:"tls" unsupported:"upstream TLS"`
@@ -58,7 +58,7 @@ type Node struct {
 	Host     string            `yaml:"host"`
 	Port     int               `yaml:"port"`
 	Weight   int               `yaml:"weight"`
-	Priority int               `yaml:"priority" unsupported:"node priority groups"`
+	Priority int               `yaml:"priority"`
 	Metadata map[string]string `yaml:"metadata"`
 }
 

@@ -43,7 +43,8 @@ type UpstreamSet struct {
 	Connect time.Duration
 	Send    time.Duration
 	Read    time.Duration
-	RR      *RoundRobin
+	// Bal picks nodes (indexes into Addrs).
+	Bal *Balancer
 	// Stream is how TCP sessions to this upstream are relayed.
 	Stream RelayOptions
 	// Timeout is the configured timeouts (0 where unset) and PassHost,
@@ -215,15 +216,52 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
 func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) (*UpstreamSet, error) {
+	var kind BalanceKind
 	switch u.Type {
 	case "", "roundrobin":
-	case "chash", "ewma", "least_conn":
-		return nil, d.errf(p+".type", nil, "%q balancing is not supported yet; use roundrobin", u.Type)
+		kind = BalanceRoundRobin
+	case "chash":
+		kind = BalanceCHash
+	case "ewma":
+		kind = BalanceEWMA
+	case "least_conn":
+		kind = BalanceLeastConn
 	default:
 		return nil, d.errf(p+".type", nil, "want roundrobin, chash, ewma or least_conn, got %q", u.Type)
+	}
+	var hash *HashKey
+	if kind == BalanceCHash {
+		switch u.HashOn {
+		case "", "vars", "header", "cookie", "vars_combinations":
+		default:
+			_, err := ParseHashKey(u.HashOn, u.Key)
+			return nil, d.errf(p+".hash_on", nil, "%v", err)
+		}
+		if u.Key == "" {
+			return nil, d.errf(p+".type", nil, "chash needs a key (with hash_on %s)", orDefault(u.HashOn, "vars"))
+		}
+		h, err := ParseHashKey(u.HashOn, u.Key)
+		if err != nil {
+			return nil, d.errf(p+".key", nil, "%v", err)
+		}
+		hash = h
+	} else {
+		if u.HashOn != "" {
+			return nil, d.errf(p+".hash_on", nil, "only used with type chash (type is %s)", orDefault(u.Type, "roundrobin"))
+		}
+		if u.Key != "" {
+			return nil, d.errf(p+".key", nil, "only used with type chash (type is %s)", orDefault(u.Type, "roundrobin"))
+		}
 	}
 	switch u.Scheme {
 	case "", "http", "tcp":
@@ -260,6 +298,7 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 		}
 	}
 	positive := false
+	var prios []int
 	for i, n := range u.Nodes {
 		np := fmt.Sprintf("%s.nodes[%d]", p, i)
 		if n.Port < 1 || n.Port > 65535 {
@@ -275,6 +314,7 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 		for _, a := range addrs {
 			us.Addrs = append(us.Addrs, netip.AddrPortFrom(a, uint16(n.Port)))
 			us.Weights = append(us.Weights, n.Weight)
+			prios = append(prios, n.Priority)
 		}
 		positive = positive || n.Weight > 0
 	}
@@ -289,7 +329,8 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 		tries = 1 + *u.Retries
 	}
 	us.Tries = tries
-	us.RR = NewRoundRobin(us.Weights, loops)
+	us.Bal = NewBalancer(kind, us.Addrs, us.Weights, prios, loops)
+	us.Bal.Hash = hash
 	us.Stream = RelayOptions{Splice: cfg.SpliceMode(), IdleTimeout: us.Read}
 	return us, nil
 }

@@ -35,7 +35,10 @@ type proxy struct {
 func startProxy(t *testing.T, routes string, extra string) *proxy {
 	t.Helper()
 	dir := t.TempDir()
-	cfgBody := "config: {provider: yaml}\nworkers: 2\n" + extra
+	cfgBody := "config: {provider: yaml}\n" + extra
+	if !strings.Contains(extra, "workers:") {
+		cfgBody += "workers: 2\n"
+	}
 	if !strings.Contains(extra, "listen:") {
 		cfgBody += "listen: {stream: {tcp: [\"127.0.0.1:0\"]}}\n"
 	}

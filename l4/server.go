@@ -71,7 +71,7 @@ func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
 		l.Close(fd)
 		return
 	}
-	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, route: t.ID}
+	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, route: t.ID, node: -1}
 	l.Conns.Add(1)
 	ss.next(nil)
 }
@@ -85,8 +85,11 @@ type session struct {
 	up            *core.UpstreamSet
 	tried         uint64
 	attempts      int
-	node          int
+	node          int // -1: none picked, or reported done
 	conn          core.Connect
+	connectAt     time.Time // when the current attempt began (ewma only)
+	connectTime   time.Duration
+	key           [48]byte // chash key scratch: the client address as text
 }
 
 // next tries another node after err (nil on the first attempt).
@@ -96,7 +99,13 @@ func (ss *session) next(err error) {
 		ss.fail(err)
 		return
 	}
-	n := u.RR.Pick(ss.loop.ID, ss.tried)
+	var key []byte
+	if u.Bal.Hash != nil {
+		// Streams hash on the client address whatever the key says: it is
+		// the one variable a stream has (APISIX's stream chash does the same).
+		key = ss.remote.Addr().AppendTo(ss.key[:0])
+	}
+	n := u.Bal.Pick(ss.loop.ID, key, ss.tried)
 	if n < 0 {
 		ss.fail(err)
 		return
@@ -106,15 +115,40 @@ func (ss *session) next(err error) {
 	if n < 64 {
 		ss.tried |= 1 << n
 	}
+	if u.Bal.Kind() == core.BalanceEWMA {
+		ss.connectAt = time.Now()
+	}
 	ss.conn.Start(ss.loop, u.Addrs[n], u.Connect, ss)
+}
+
+// report tells the balancer the picked node's outcome: for a stream, the
+// time to connect (a relay's length says nothing about the node), reported
+// when the session ends so that least_conn counts it as active until then.
+func (ss *session) report(failed bool) {
+	if ss.node < 0 {
+		return
+	}
+	lat := time.Duration(-1)
+	if !ss.connectAt.IsZero() {
+		lat = ss.connectTime
+		if failed {
+			lat = time.Since(ss.connectAt)
+		}
+	}
+	ss.up.Bal.Done(ss.loop.ID, ss.node, lat, failed)
+	ss.node = -1
 }
 
 func (ss *session) OnConnect(fd int, err error) {
 	if err != nil {
 		core.WarnOnce(fmt.Sprintf("l4-connect-%s-%s-%v", ss.route, ss.up.Addrs[ss.node], err),
 			"l4: stream route %s: upstream node %s: %v; trying the next node", ss.route, ss.up.Addrs[ss.node], err)
+		ss.report(true)
 		ss.next(err)
 		return
+	}
+	if !ss.connectAt.IsZero() {
+		ss.connectTime = time.Since(ss.connectAt)
 	}
 	if _, err := core.NewRelay(ss.loop, ss.client, fd, &ss.up.Stream, ss.done); err != nil {
 		core.Errorf("l4: relay %s: %v", ss.remote, err)
@@ -132,4 +166,5 @@ func (ss *session) done(r *core.Relay, err error) {
 	if err != nil {
 		core.Debugf("l4: %s → %s ended: %v (%d bytes up, %d down)", ss.remote, ss.up.Addrs[ss.node], err, r.BytesUp(), r.BytesDown())
 	}
+	ss.report(false)
 }

@@ -4,6 +4,7 @@ package l7
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -12,11 +13,20 @@ import (
 
 // A keep-alive request and its response through the whole pipeline (parse,
 // route, pooled upstream, head rewrite, writev, response parse and forward)
-// cost no allocation in the steady state.
+// cost no allocation in the steady state, with every balancer (chash
+// building its key from a header and an argument).
 func TestProxiedRequestAllocs(t *testing.T) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello")
 	up := rawUpstream(t, resp)
-	p := startProxy(t, catchAll(up), DefaultOptions())
+	for _, u := range []string{"", "type: chash, hash_on: vars_combinations, key: \"$http_user_agent/$arg_id\", ", "type: ewma, ", "type: least_conn, "} {
+		t.Run(u, func(t *testing.T) {
+			routes := fmt.Sprintf("routes:\n  - {id: all, uri: \"/*\", upstream: {%snodes: {%q: 1}}}\n", u, up)
+			proxiedAllocs(t, startProxy(t, routes, DefaultOptions()))
+		})
+	}
+}
+
+func proxiedAllocs(t *testing.T, p *proxy) {
 	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
 		t.Fatal(err)

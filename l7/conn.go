@@ -65,6 +65,13 @@ type exchange struct {
 	up      *upConn
 	tries   int
 	tried   uint64
+	// bal and node are the balancer and the node picked for the current
+	// attempt (node -1: none, or its outcome is reported); pickAt is when,
+	// for ewma. hkey is the chash key's scratch.
+	bal    *core.Balancer
+	node   int
+	pickAt time.Time
+	hkey   []byte
 	// closeAfter: answer this request, then close (client asked, or the
 	// response cannot delimit itself otherwise).
 	closeAfter bool
@@ -89,7 +96,7 @@ func (c *conn) attach() {
 		c.exchange = c.ls.free[n-1]
 		c.ls.free = c.ls.free[:n-1]
 	} else {
-		c.exchange = &exchange{}
+		c.exchange = &exchange{node: -1}
 		c.req.Limits = c.srv.opts.Limits
 	}
 }
@@ -99,8 +106,9 @@ func (c *conn) detach() {
 	if x == nil {
 		return
 	}
+	c.doneNode(outCancel)
 	c.exchange = nil
-	x.tgt, x.up = nil, nil
+	x.tgt, x.up, x.bal = nil, nil, nil
 	x.out = nil
 	x.rreq.Method, x.rreq.Path, x.rreq.Host = nil, nil, nil
 	if len(c.ls.free) < 1024 {
@@ -223,6 +231,7 @@ func (c *conn) peerGone() {
 	if c.state == stProxy && c.exchange != nil && c.up != nil {
 		c.up.discard()
 		c.up = nil
+		c.doneNode(outCancel)
 	}
 	c.close()
 }
@@ -332,10 +341,18 @@ func (c *conn) connectUpstream(lastErr *cannedResponse) {
 		c.fail(lastErr)
 		return
 	}
-	n := u.RR.Pick(c.loop.ID, c.tried)
+	var key []byte
+	if u.Bal.Hash != nil {
+		key = c.hashKey(u.Bal.Hash)
+	}
+	n := u.Bal.Pick(c.loop.ID, key, c.tried)
 	if n < 0 {
 		c.fail(lastErr)
 		return
+	}
+	c.bal, c.node = u.Bal, n
+	if u.Bal.Kind() == core.BalanceEWMA {
+		c.pickAt = time.Now()
 	}
 	c.tries++
 	if n < 64 {
@@ -373,6 +390,7 @@ func (c *conn) fail(r *cannedResponse) {
 		r = &resp502
 	}
 	c.up = nil
+	c.doneNode(outCancel)
 	if c.respStarted {
 		c.abort()
 		return
@@ -385,6 +403,7 @@ func (c *conn) answer(r *cannedResponse, close bool) {
 	if c.up != nil {
 		c.up.discard()
 		c.up = nil
+		c.doneNode(outCancel)
 	}
 	c.loop.Timers().Disarm(&c.timer)
 	if close {
@@ -462,6 +481,7 @@ func (c *conn) abort() {
 	if c.exchange != nil && c.up != nil {
 		c.up.discard()
 		c.up = nil
+		c.doneNode(outCancel)
 	}
 	c.close()
 }

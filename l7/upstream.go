@@ -115,6 +115,7 @@ func (u *upConn) OnConnect(fd int, err error) {
 			r = &resp504
 		}
 		core.WarnOnce("l7-connect-"+u.node.String()+err.Error(), "l7: upstream %s: %v", u.node, err)
+		c.doneNode(outFail)
 		c.connectUpstream(r)
 		return
 	}
@@ -421,6 +422,11 @@ func (u *upConn) failed(r *cannedResponse, retry bool) {
 		return
 	}
 	c.up = nil
+	if u.reused && retry && !u.gotResp {
+		c.doneNode(outCancel) // a stale pooled connection is not the node's fault
+	} else {
+		c.doneNode(outFail)
+	}
 	if c.state == stDone || c.respStarted {
 		c.abort()
 		return
@@ -458,6 +464,7 @@ func replayable(c *conn) bool {
 func (u *upConn) complete() {
 	c := u.c
 	c.up = nil
+	c.doneNode(outOK)
 	u.c = nil
 	if u.resp.KeepAlive() && u.reqDone && u.start == u.end && u.body.Kind() != codec.BodyUntilClose {
 		u.toPool()
@@ -540,6 +547,7 @@ func (u *upConn) tunnel() {
 	c.up, u.c, u.fd = nil, nil, -1
 	loop := u.loop
 	opts := &c.tgt.up.Stream
+	c.doneNode(outOK)
 	c.detach()
 	if _, err := core.NewRelayWith(loop, cfd, ufd, opts, func(*core.Relay, error) { loop.Conns.Add(-1) }, toNode, toClient); err != nil {
 		core.Errorf("l7: tunnel: %v", err)

@@ -152,7 +152,10 @@ func TestAdminCRUD(t *testing.T) {
 	// Semantic checks: the data plane's own build runs on every write.
 	a.expect("PUT", "/apisix/admin/stream_routes/s2", `{"server_port":9200,"upstream_id":"u2"}`, 400, "server_port: no listen.stream.tcp address")
 	a.expect("PUT", "/apisix/admin/upstreams/z", `{"nodes":{"127.0.0.1:1":0}}`, 400, "every node has weight 0")
-	a.expect("PUT", "/apisix/admin/upstreams/c", `{"type":"chash","nodes":{"127.0.0.1:1":1}}`, 400, "balancing is not supported yet")
+	a.expect("PUT", "/apisix/admin/upstreams/c", `{"type":"chash","nodes":{"127.0.0.1:1":1}}`, 400, "chash needs a key")
+	a.expect("PUT", "/apisix/admin/upstreams/c", `{"type":"chash","hash_on":"consumer","key":"x","nodes":{"127.0.0.1:1":1}}`, 400, "hash_on consumer is not supported yet")
+	a.expect("PUT", "/apisix/admin/upstreams/c", `{"type":"chash","hash_on":"header","key":"X-User","nodes":[{"host":"127.0.0.1","port":1,"priority":1},{"host":"127.0.0.1","port":2}]}`, 201, `"hash_on":"header"`)
+	a.expect("DELETE", "/apisix/admin/upstreams/c", "", 200, "")
 
 	// PATCH: merge (null deletes) and sub-path.
 	a.expect("PATCH", "/apisix/admin/upstreams/u2", `{"retries":1,"timeout":{"connect":2}}`, 200, `"retries":1`)

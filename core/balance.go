@@ -1,0 +1,316 @@
+package core
+
+import (
+	"math"
+	"net/netip"
+	"time"
+)
+
+// BalanceKind is an upstream's `type`: how its balancer picks a node.
+type BalanceKind uint8
+
+const (
+	// BalanceRoundRobin is smooth weighted round-robin (nginx's order),
+	// walked from a schedule built with the snapshot.
+	BalanceRoundRobin BalanceKind = iota
+	// BalanceCHash maps a request key onto a ring of virtual nodes, so a
+	// key keeps its node while the node set changes around it.
+	BalanceCHash
+	// BalanceEWMA prefers the node with the lower decaying average
+	// response time of two weighted choices.
+	BalanceEWMA
+	// BalanceLeastConn picks the node with the fewest active exchanges per
+	// unit of weight.
+	BalanceLeastConn
+)
+
+// Balancer picks upstream nodes. It is built once per snapshot and is
+// immutable except for per-loop state: a loop only touches its own, so
+// picking takes no lock. Nodes are indexes into the upstream's Addrs.
+//
+// Priority groups: nodes of a higher priority are picked first; a lower
+// group is used only when every node of the higher groups is excluded
+// (already tried, and later: unhealthy).
+//
+// Contract for EWMA and least_conn: every Pick that returns a node must be
+// followed by exactly one Done for that node on the same loop.
+type Balancer struct {
+	kind   BalanceKind
+	weight []int32 // per node
+	pos    []int32 // per node: its index in its group's nodes
+	groups []balGroup
+	loops  []*balLoop
+	// Hash says how a chash key is made from a request (nil unless chash).
+	Hash *HashKey
+}
+
+// balGroup is the nodes of one priority with positive weight.
+type balGroup struct {
+	nodes []int32
+	mask  uint64 // bits of nodes below 64
+	wide  bool   // has a node at 64 or above, which no mask can exclude
+	sched []int32
+	ring  ring
+}
+
+// balLoop is one loop's balancer state, padded so that two loops never
+// write the same cache line.
+type balLoop struct {
+	cur    []uint32 // schedule cursor per group
+	active []int32  // per node: exchanges picked and not yet Done
+	ewma   []ewmaStat
+	rng    uint64
+	_      [64]byte
+}
+
+type ewmaStat struct {
+	ns float64 // decaying average response time
+	at int64   // when it was last updated, monotonic ns
+}
+
+// EWMA settings: a sample's weight halves in about 7 s (τ = 10 s, as
+// APISIX), and a failure counts as a response at least this slow.
+const (
+	ewmaTau        = float64(10 * time.Second)
+	ewmaFailSample = time.Second
+)
+
+// NewBalancer builds a balancer over nodes with the given weights and
+// priorities (both indexed like the upstream's addresses) for loops event
+// loops. addrs place the chash ring's points, so a ring depends only on the
+// node set, never on order, maps or randomness. Nodes of weight 0 are
+// never picked.
+func NewBalancer(kind BalanceKind, addrs []netip.AddrPort, weights, priorities []int, loops int) *Balancer {
+	n := len(weights)
+	b := &Balancer{kind: kind, weight: make([]int32, n), pos: make([]int32, n)}
+	for i, w := range weights {
+		b.weight[i] = int32(min(w, math.MaxInt32))
+	}
+	// Groups by priority, highest first; nodes keep their order within one.
+	var prios []int
+	for i, p := range priorities {
+		if weights[i] <= 0 {
+			continue
+		}
+		k := 0
+		for k < len(prios) && prios[k] > p {
+			k++
+		}
+		if k == len(prios) || prios[k] != p {
+			prios = append(prios[:k], append([]int{p}, prios[k:]...)...)
+		}
+	}
+	b.groups = make([]balGroup, len(prios))
+	for gi, p := range prios {
+		g := &b.groups[gi]
+		for i := range n {
+			if weights[i] > 0 && priorities[i] == p {
+				b.pos[i] = int32(len(g.nodes))
+				g.nodes = append(g.nodes, int32(i))
+				if i < 64 {
+					g.mask |= 1 << i
+				} else {
+					g.wide = true
+				}
+			}
+		}
+		g.sched = smoothSchedule(g.nodes, b.weight)
+		if kind == BalanceCHash {
+			g.ring = buildRing(g.nodes, b.weight, addrs)
+		}
+	}
+	b.loops = make([]*balLoop, loops)
+	for l := range b.loops {
+		st := &balLoop{cur: make([]uint32, len(b.groups)), rng: uint64(l)*0x9e3779b97f4a7c15 + 1}
+		// Loops start at different points of the schedule, so that a
+		// quiet gateway with many loops does not send every loop's first
+		// request to the same node.
+		for gi := range b.groups {
+			st.cur[gi] = uint32(len(b.groups[gi].sched) * l / max(loops, 1))
+		}
+		if kind == BalanceEWMA || kind == BalanceLeastConn {
+			st.active = make([]int32, n)
+		}
+		if kind == BalanceEWMA {
+			st.ewma = make([]ewmaStat, n)
+		}
+		b.loops[l] = st
+	}
+	return b
+}
+
+// Kind is the balancer's type.
+func (b *Balancer) Kind() BalanceKind { return b.kind }
+
+// Tracks reports whether the balancer keeps outcome state, so that callers
+// on a hot path may skip measuring latency for Done when it does not.
+func (b *Balancer) Tracks() bool { return b.kind == BalanceEWMA || b.kind == BalanceLeastConn }
+
+// Pick returns the node for the next exchange on loop, or -1 when every
+// node is excluded. key is the chash key (ignored by other kinds).
+// exclude has a bit set for each node not to pick (tried, or unhealthy);
+// nodes at index 64 and above cannot be excluded.
+func (b *Balancer) Pick(loop int, key []byte, exclude uint64) int {
+	st := b.loops[loop]
+	var h uint32
+	if b.kind == BalanceCHash {
+		h = hashKey(key)
+	}
+	for gi := range b.groups {
+		g := &b.groups[gi]
+		if !g.wide && g.mask&^exclude == 0 {
+			continue
+		}
+		var n int
+		switch b.kind {
+		case BalanceRoundRobin:
+			n = g.next(st, gi, exclude)
+		case BalanceCHash:
+			n = g.ring.pick(h, exclude)
+		case BalanceEWMA:
+			n = b.pickEWMA(g, st, gi, exclude)
+		case BalanceLeastConn:
+			n = b.pickLeastConn(g, st, gi, exclude)
+		}
+		if n >= 0 {
+			if st.active != nil {
+				st.active[n]++
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// Done reports the end of an exchange with node picked on loop: its
+// latency (negative when there is no measurement, such as a client that
+// went away) and whether the node failed it.
+func (b *Balancer) Done(loop, node int, latency time.Duration, failed bool) {
+	if b.kind != BalanceEWMA && b.kind != BalanceLeastConn {
+		return
+	}
+	st := b.loops[loop]
+	if st.active[node] > 0 {
+		st.active[node]--
+	}
+	if b.kind != BalanceEWMA || (latency < 0 && !failed) {
+		return
+	}
+	if failed {
+		latency = max(latency, ewmaFailSample)
+	}
+	now := monoNow()
+	e := &st.ewma[node]
+	if e.at == 0 {
+		e.ns = float64(latency)
+	} else {
+		w := math.Exp(-float64(now-e.at) / ewmaTau)
+		e.ns = e.ns*w + float64(latency)*(1-w)
+	}
+	e.at = now
+}
+
+func excluded(n int32, exclude uint64) bool { return n < 64 && exclude&(1<<n) != 0 }
+
+// next walks the group's schedule from the loop's cursor: one step when
+// nothing of the group is excluded, a scan on retries.
+func (g *balGroup) next(st *balLoop, gi int, exclude uint64) int {
+	s := g.sched
+	c := st.cur[gi]
+	if exclude&g.mask == 0 {
+		n := s[c]
+		if c++; int(c) == len(s) {
+			c = 0
+		}
+		st.cur[gi] = c
+		return int(n)
+	}
+	for range len(s) {
+		n := s[c]
+		if c++; int(c) == len(s) {
+			c = 0
+		}
+		if !excluded(n, exclude) {
+			st.cur[gi] = c
+			return int(n)
+		}
+	}
+	return -1
+}
+
+// pickEWMA takes the next node of the schedule and a weighted random other
+// one, and keeps the random one only when its score (decayed average
+// response time times exchanges in flight + 1) is lower by more than a
+// tenth: nodes that answer alike share the load by weight.
+func (b *Balancer) pickEWMA(g *balGroup, st *balLoop, gi int, exclude uint64) int {
+	a := g.next(st, gi, exclude)
+	if a < 0 {
+		return -1
+	}
+	st.rng ^= st.rng << 13
+	st.rng ^= st.rng >> 7
+	st.rng ^= st.rng << 17
+	s := g.sched
+	i := int(st.rng % uint64(len(s)))
+	c := s[i]
+	for k := 0; (c == int32(a) || excluded(c, exclude)) && k < 8; k++ {
+		if i++; i == len(s) {
+			i = 0
+		}
+		c = s[i]
+	}
+	if c == int32(a) || excluded(c, exclude) {
+		return a
+	}
+	now := monoNow()
+	if st.score(int(c), now)*1.1 < st.score(a, now) {
+		return int(c)
+	}
+	return a
+}
+
+func (st *balLoop) score(n int, now int64) float64 {
+	e := st.ewma[n]
+	v := e.ns
+	if e.at != 0 && now > e.at {
+		// An average nobody refreshed fades, so a node that was slow once
+		// is tried again eventually.
+		v *= math.Exp(-float64(now-e.at) / ewmaTau)
+	}
+	return v * float64(st.active[n]+1)
+}
+
+// pickLeastConn scans the group for the fewest active exchanges per unit of
+// weight, starting at the schedule's next node so that ties (an idle
+// upstream) go round-robin by weight.
+func (b *Balancer) pickLeastConn(g *balGroup, st *balLoop, gi int, exclude uint64) int {
+	start := g.next(st, gi, exclude)
+	if start < 0 {
+		return -1
+	}
+	best := int32(start)
+	bw, ba := int64(b.weight[best]), int64(st.active[best])
+	nodes := g.nodes
+	p := int(b.pos[best])
+	for k := 1; k < len(nodes); k++ {
+		i := p + k
+		if i >= len(nodes) {
+			i -= len(nodes)
+		}
+		n := nodes[i]
+		if excluded(n, exclude) {
+			continue
+		}
+		// active[n]/weight[n] < active[best]/weight[best], without division.
+		if a, w := int64(st.active[n]), int64(b.weight[n]); a*bw < ba*w {
+			best, bw, ba = n, w, a
+		}
+	}
+	return int(best)
+}
+
+var monoBase = time.Now()
+
+// monoNow is monotonic nanoseconds since the process started (never 0 in
+// practice, which ewmaStat uses for "no sample yet").
+func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }
