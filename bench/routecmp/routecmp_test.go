@@ -5,10 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"syscall"
 	"testing"
-	"time"
-	"unsafe"
 
 	"github.com/gin-gonic/gin"
 	"github.com/julienschmidt/httprouter"
@@ -167,11 +164,4 @@ func cpuPerOp(b *testing.B) func() {
 		b.ReportMetric(float64(threadCPU()-c0)/float64(b.N), "cpu-ns/op")
 		runtime.UnlockOSThread()
 	}
-}
-
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	const clockThreadCPUTimeID = 3
-	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0)
-	return time.Duration(ts.Nano())
 }

@@ -1,0 +1,26 @@
+//go:build linux
+
+package route
+
+import (
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// threadCPU is CLOCK_THREAD_CPUTIME_ID: the CPU time of the calling
+// thread (pin the goroutine with runtime.LockOSThread).
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTimeID = 3
+	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0)
+	return time.Duration(ts.Nano())
+}
+
+// processCPU is user plus system time of the whole process, GC workers
+// included.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
