@@ -290,20 +290,24 @@ func (b *Balancer) pickLeastConn(g *balGroup, st *balLoop, gi int, exclude uint6
 	}
 	best := int32(start)
 	bw, ba := int64(b.weight[best]), int64(st.active[best])
+	if ba == 0 {
+		return start // nothing is less loaded than idle, and ties go to start
+	}
 	nodes := g.nodes
 	p := int(b.pos[best])
-	for k := 1; k < len(nodes); k++ {
-		i := p + k
-		if i >= len(nodes) {
-			i -= len(nodes)
-		}
-		n := nodes[i]
-		if excluded(n, exclude) {
-			continue
-		}
-		// active[n]/weight[n] < active[best]/weight[best], without division.
-		if a, w := int64(st.active[n]), int64(b.weight[n]); a*bw < ba*w {
-			best, bw, ba = n, w, a
+	active, weight := st.active, b.weight
+	check := exclude&g.mask != 0
+	// Two runs instead of a wrapping index: after start, then before it.
+	for _, run := range [2][]int32{nodes[p+1:], nodes[:p]} {
+		for _, n := range run {
+			// active[n]/weight[n] < active[best]/weight[best], without division.
+			a, w := int64(active[n]), int64(weight[n])
+			if a*bw < ba*w && !(check && excluded(n, exclude)) {
+				best, bw, ba = n, w, a
+				if a == 0 {
+					return int(best)
+				}
+			}
 		}
 	}
 	return int(best)

@@ -63,6 +63,21 @@ func BenchmarkPick(b *testing.B) {
 			})
 		}
 	}
+	// least_conn with every node busy (one exchange held on each): the
+	// scan cannot stop at an idle node.
+	b.Run("least_conn-busy/1000", func(b *testing.B) {
+		addrs, weights, prios := testNodes(1000)
+		bal := NewBalancer(BalanceLeastConn, addrs, weights, prios, 1)
+		for range 1000 {
+			bal.Pick(0, nil, 0)
+		}
+		b.ReportAllocs()
+		done := cpuPerOp(b)
+		for b.Loop() {
+			bal.Done(0, bal.Pick(0, nil, 0), -1, false)
+		}
+		done()
+	})
 	// A retry: the first node tried is excluded (two picks per op).
 	b.Run("roundrobin-retry/1000", func(b *testing.B) {
 		addrs, weights, prios := testNodes(1000)

@@ -74,16 +74,16 @@ type upConn struct {
 	// ownsEdges: a read returned EAGAIN since the connect handler gave the
 	// socket up, so a short read now proves the socket drained.
 	ownsEdges bool
-	state    uint8
-	c        *conn
-	connect  core.Connect
-	timer    core.Timer
-	active   int64
-	to       timeouts
-	reused   bool
-	sent     bool // a byte of the current request reached the node
-	reqDone  bool // the whole request reached the node
-	gotResp  bool // a byte of the response arrived
+	state     uint8
+	c         *conn
+	connect   core.Connect
+	timer     core.Timer
+	active    int64
+	to        timeouts
+	reused    bool
+	sent      bool // a byte of the current request reached the node
+	reqDone   bool // the whole request reached the node
+	gotResp   bool // a byte of the response arrived
 
 	in         []byte
 	start, end int
