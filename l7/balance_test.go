@@ -15,6 +15,7 @@ func TestBalanceE2E(t *testing.T) {
 			t.Run("CHashKeys", testCHashKeys)
 			t.Run("LeastConnPrefersIdle", testLeastConnPrefersIdle)
 			t.Run("RetryPassesOverDeadNode", testRetryPassesOverDeadNode)
+			t.Run("EWMAAvoidsSlowNode", testEWMAAvoidsSlowNode)
 		})
 	}
 }
@@ -160,5 +161,26 @@ func testRetryPassesOverDeadNode(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("key u%d: status %d, want 200 from the live node", i, resp.StatusCode)
 		}
+	}
+}
+
+// ewma learns response times from completed exchanges and steers requests
+// away from a node that answers slowly.
+func testEWMAAvoidsSlowNode(t *testing.T) {
+	slow, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		fmt.Fprint(w, "slow")
+	})
+	fast, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "fast") })
+	p := startProxy(t, fmt.Sprintf("routes:\n  - {id: e, uri: \"/*\", upstream: {type: ewma, nodes: {%q: 1, %q: 1}}}\n", slow, fast), DefaultOptions())
+	cl := client()
+	seen := map[string]int{}
+	for range 40 {
+		_, body, _ := get(t, cl, p.url+"/x")
+		seen[body]++
+	}
+	// Round-robin would give the slow node 20.
+	if seen["slow"] > 6 {
+		t.Errorf("40 requests went %v", seen)
 	}
 }
