@@ -374,3 +374,40 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// From the file: list nodes with priorities and a chash key compile into
+// the upstream's balancer, and the map form's nodes have priority 0.
+func TestUpstreamBalancerFromConfig(t *testing.T) {
+	snap, err := loadRoutes(t, streamCfg, `upstreams:
+  - id: p
+    type: chash
+    hash_on: header
+    key: X-User
+    nodes:
+      - {host: 127.0.0.1, port: 1, weight: 1, priority: -1}
+      - {host: 127.0.0.1, port: 2, weight: 1, priority: 2}
+      - {host: 127.0.0.1, port: 3, weight: 1, priority: 2}
+  - id: m
+    type: least_conn
+    nodes: {"127.0.0.1:4": 1, "127.0.0.1:5": 3}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := snap.Upstreams["p"]
+	if u.Bal.Kind() != BalanceCHash || u.Bal.Hash == nil || fmt.Sprint(u.Bal.Hash.Parts) != "[{11 X-User}]" {
+		t.Fatalf("balancer %d, hash %+v", u.Bal.Kind(), u.Bal.Hash)
+	}
+	for i := range 20 {
+		key := []byte(strconv.Itoa(i))
+		if n := u.Bal.Pick(0, key, 0); n != 1 && n != 2 {
+			t.Fatalf("key %s: picked node %d of priority -1 with priority 2 available", key, n)
+		}
+		if n := u.Bal.Pick(0, key, 1<<1|1<<2); n != 0 {
+			t.Fatalf("key %s: priority-2 nodes tried, picked %d", key, n)
+		}
+	}
+	if m := snap.Upstreams["m"]; m.Bal.Kind() != BalanceLeastConn || m.Bal.Hash != nil || len(m.Bal.groups) != 1 {
+		t.Fatalf("map-form upstream: kind %d, %d groups", m.Bal.Kind(), len(m.Bal.groups))
+	}
+}
