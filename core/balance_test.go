@@ -268,6 +268,7 @@ func TestCHashRemap(t *testing.T) {
 		}
 		grown := chashOf(addrs)
 		added := grown.groups[0].ring.share(n + 1)[n]
+		t.Logf("N=%d: removing the largest node moves %.3f/N of keys, adding one %.3f/N", n, worst*float64(n), added*float64(n))
 		if added > 1.2/float64(n) {
 			t.Errorf("N=%d: an added node takes %.4f of keys (> 1.2/N)", n, added)
 		}
