@@ -172,9 +172,8 @@ type writer struct {
 	bulk bool
 	exts []nodeExt
 	ptrs []*entry
-	// the exact-uri index and its leaves this writer has copied
-	ownedIdx  *exactIndex
-	ownedLeaf [256]bool
+	// the arrays of the exact-uri index this writer has copied
+	owned map[any]bool
 }
 
 const chunk = 1024
