@@ -39,48 +39,56 @@ func buildRing(nodes []int32, weights []int32, addrs []netip.AddrPort) ring {
 	if sum*per > maxRing {
 		per = max(1, maxRing/sum)
 	}
-	points := make([]uint64, 0, sum*per) // hash<<32 | node
+	total := int(sum * per)
+	bases := make([]uint64, len(nodes))
 	var buf [64]byte
-	for _, n := range nodes {
-		base := fnv64(addrs[n].AppendTo(buf[:0]))
-		for j := range int64(weights[n]) / g * per {
-			h := uint32(mix64(base+uint64(j)*0x9e3779b97f4a7c15) >> 32)
-			points = append(points, uint64(h)<<32|uint64(n))
-		}
+	for i, n := range nodes {
+		bases[i] = fnv64(addrs[n].AppendTo(buf[:0]))
 	}
 	// Points are uniform hashes: a counting sort by the top bits (the
 	// buckets of the lookup index) and an insertion sort of each bucket's
 	// few points is linear, where a comparison sort took most of a build.
+	// The points are generated twice (count, then place) rather than kept.
 	bits := uint(1)
-	for 1<<bits < len(points)/2 && bits < 24 {
+	for 1<<bits < total/2 && bits < 24 {
 		bits++
 	}
-	shift := 64 - bits
-	index := make([]uint32, 1<<bits+1)
-	for _, p := range points {
-		index[p>>shift+1]++
-	}
-	for b := 1; b < len(index); b++ {
-		index[b] += index[b-1]
-	}
-	sorted := make([]uint64, len(points))
-	fill := slices.Clone(index[:1<<bits])
-	for _, p := range points {
-		b := p >> shift
-		sorted[fill[b]] = p
-		fill[b]++
-	}
-	for b := range 1 << bits {
-		bucket := sorted[index[b]:index[b+1]]
-		for i := 1; i < len(bucket); i++ {
-			for j := i; j > 0 && bucket[j] < bucket[j-1]; j-- {
-				bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+	shift := 32 - bits
+	points := func(f func(h uint32, n int32)) {
+		for i, n := range nodes {
+			for j := range int64(weights[n]) / g * per {
+				f(uint32(mix64(bases[i]+uint64(j)*0x9e3779b97f4a7c15)>>32), n)
 			}
 		}
 	}
-	r := ring{hash: make([]uint32, len(sorted)), node: make([]int32, len(sorted)), index: index, shift: 32 - bits}
-	for i, p := range sorted {
-		r.hash[i], r.node[i] = uint32(p>>32), int32(uint32(p))
+	index := make([]uint32, 1<<bits+1)
+	points(func(h uint32, _ int32) { index[h>>shift+1]++ })
+	for b := 1; b < len(index); b++ {
+		index[b] += index[b-1]
+	}
+	r := ring{hash: make([]uint32, total), node: make([]int32, total), index: index, shift: shift}
+	fill := slices.Clone(index[:1<<bits])
+	points(func(h uint32, n int32) {
+		b := h >> shift
+		r.hash[fill[b]], r.node[fill[b]] = h, n
+		fill[b]++
+	})
+	// Equal hashes (two nodes' points colliding) are ordered by address, so
+	// the ring does not depend on the order nodes are listed in.
+	less := func(i, j int) bool {
+		if r.hash[i] != r.hash[j] {
+			return r.hash[i] < r.hash[j]
+		}
+		return addrs[r.node[i]].Compare(addrs[r.node[j]]) < 0
+	}
+	for b := range 1 << bits {
+		lo, hi := int(index[b]), int(index[b+1])
+		for i := lo + 1; i < hi; i++ {
+			for j := i; j > lo && less(j, j-1); j-- {
+				r.hash[j], r.hash[j-1] = r.hash[j-1], r.hash[j]
+				r.node[j], r.node[j-1] = r.node[j-1], r.node[j]
+			}
+		}
 	}
 	return r
 }
