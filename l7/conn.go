@@ -341,6 +341,7 @@ func (c *conn) connectUpstream(lastErr *cannedResponse) {
 		c.fail(lastErr)
 		return
 	}
+	c.doneNode(outCancel) // the last attempt's outcome is reported already; never leak a count
 	var key []byte
 	if u.Bal.Hash != nil {
 		key = c.hashKey(u.Bal.Hash)
