@@ -70,11 +70,9 @@ func TestRoundRobinWeights(t *testing.T) {
 // chash on a stream hashes the client address: a client keeps its node, and
 // different clients spread over the nodes.
 func TestCHashByClientAddress(t *testing.T) {
-	var ups []string
 	var list []string
 	for i := range 4 {
 		up := named(t, fmt.Sprint("n", i))
-		ups = append(ups, up)
 		list = append(list, fmt.Sprintf("%q: 1", up))
 	}
 	p := startProxy(t, "stream_routes: [{id: h, upstream: {type: chash, key: remote_addr, nodes: {"+strings.Join(list, ", ")+"}}}]\n", "")

@@ -91,10 +91,12 @@ func (t *Table) collect(path []byte, m *Match) {
 				// One append per entry: append(s, list...) of pointers goes
 				// through typedslicecopy, which costs more than the lists
 				// here are long.
+				//lint:ignore S1011 one append per entry is cheaper here (see above)
 				for _, e := range x.tail {
 					m.cands = append(m.cands, e)
 				}
 				if i == len(path) {
+					//lint:ignore S1011 as above
 					for _, e := range x.exact {
 						m.cands = append(m.cands, e)
 					}
