@@ -110,7 +110,13 @@ func (l *Loop) closeFDs() {
 
 // Register adds fd to the loop, edge-triggered for input, output and peer
 // half-close. The handler stays attached until Unregister or Close.
-func (l *Loop) Register(fd int, h Handler) error {
+func (l *Loop) Register(fd int, h Handler) error { return l.register(fd, h, evAll) }
+
+// RegisterLevel adds a listening socket, level-triggered for input, so that a
+// loop which stops accepting part-way is woken again.
+func (l *Loop) RegisterLevel(fd int, h Handler) error { return l.register(fd, h, unix.EPOLLIN) }
+
+func (l *Loop) register(fd int, h Handler, events uint32) error {
 	l.gen++
 	if fd >= len(l.slots) {
 		n := len(l.slots)*2 + 64
@@ -122,25 +128,7 @@ func (l *Loop) Register(fd int, h Handler) error {
 		l.slots = s
 	}
 	l.slots[fd] = slot{h: h, gen: l.gen}
-	ev := unix.EpollEvent{Events: evAll, Fd: int32(fd), Pad: int32(l.gen)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		l.slots[fd] = slot{}
-		return os.NewSyscallError("epoll_ctl add", err)
-	}
-	return nil
-}
-
-// RegisterLevel adds a listening socket, level-triggered for input, so that a
-// loop which stops accepting part-way is woken again.
-func (l *Loop) RegisterLevel(fd int, h Handler) error {
-	l.gen++
-	if fd >= len(l.slots) {
-		s := make([]slot, fd*2+64)
-		copy(s, l.slots)
-		l.slots = s
-	}
-	l.slots[fd] = slot{h: h, gen: l.gen}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(l.gen)}
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(l.gen)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		l.slots[fd] = slot{}
 		return os.NewSyscallError("epoll_ctl add", err)
@@ -204,9 +192,6 @@ func (l *Loop) OnTimer(*Timer) {
 // Timers gives access to the loop's timer wheel.
 func (l *Loop) Timers() *wheel { return &l.wheel }
 
-// Now is the loop's clock, refreshed once per batch of events.
-func (l *Loop) Now() time.Time { return l.wheel.now }
-
 // Run drives the loop until Stop. It locks its goroutine to an OS thread so a
 // pinned process keeps each loop's caches warm.
 func (l *Loop) Run() {
@@ -216,18 +201,15 @@ func (l *Loop) Run() {
 	events := make([]unix.EpollEvent, 256)
 	l.wheel.Arm(&l.trimT, poolTrimEvery, l)
 	for !l.quit {
-		timeout := -1
-		if len(l.ready) > 0 {
-			timeout = 0
-		} else if d := l.wheel.untilNext(); d >= 0 {
-			timeout = d
-		}
 		// Under load something is usually ready: ask without blocking first,
-		// as a raw call, and pay the scheduler hand-off of a blocking system
-		// call only when there is nothing to do.
+		// as a raw call, and work out how long to sleep, then pay the
+		// scheduler hand-off of a blocking system call, only when there is
+		// nothing to do.
 		n, err := epollPoll(l.epfd, events)
-		if n == 0 && err == nil && timeout != 0 {
-			n, err = unix.EpollWait(l.epfd, events, timeout)
+		if n == 0 && err == nil && len(l.ready) == 0 {
+			if timeout := l.wheel.untilNext(); timeout != 0 {
+				n, err = unix.EpollWait(l.epfd, events, timeout)
+			}
 		}
 		l.rounds++
 		if err != nil && err != unix.EINTR {

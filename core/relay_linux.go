@@ -129,7 +129,6 @@ func NewRelayWith(l *Loop, a, b int, opts *RelayOptions, onDone func(*Relay, err
 		if s.fd < len(l.slots) && l.slots[s.fd].h != nil {
 			l.SetHandler(s.fd, s)
 		} else if err := l.Register(s.fd, s); err != nil {
-			r.a.fd, r.b.fd = a, b
 			r.finish(err)
 			return nil, err
 		}
