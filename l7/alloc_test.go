@@ -18,7 +18,8 @@ import (
 func TestProxiedRequestAllocs(t *testing.T) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello")
 	up := rawUpstream(t, resp)
-	for _, u := range []string{"", "type: chash, hash_on: vars_combinations, key: \"$http_user_agent/$arg_id\", ", "type: ewma, ", "type: least_conn, "} {
+	for _, u := range []string{"", "type: chash, hash_on: vars_combinations, key: \"$http_user_agent/$arg_id\", ", "type: ewma, ", "type: least_conn, ",
+		"pass_host: rewrite, upstream_host: backend.internal, ", "pass_host: node, "} {
 		t.Run(u, func(t *testing.T) {
 			routes := fmt.Sprintf("routes:\n  - {id: all, uri: \"/*\", upstream: {%snodes: {%q: 1}}}\n", u, up)
 			proxiedAllocs(t, startProxy(t, routes, DefaultOptions()))

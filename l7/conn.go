@@ -324,12 +324,12 @@ func (c *conn) buildEdits() {
 
 // setHost applies pass_host for the node about to be used.
 func (c *conn) setHost(node netip.AddrPort) {
-	switch c.tgt.up.PassHost {
-	case "node":
+	switch c.tgt.passHost {
+	case passHostNode:
 		c.host = node.AppendTo(c.host[:0])
 		c.edits.SetHost(c.host)
-	case "rewrite":
-		c.edits.SetHost([]byte(c.tgt.up.UpstreamHost))
+	case passHostRewrite:
+		c.edits.SetHost(c.tgt.host)
 	}
 }
 
@@ -369,20 +369,7 @@ func (c *conn) connectUpstream(lastErr *cannedResponse) {
 	up := newUpConn(c.loop, c.ls, node)
 	c.up = up
 	up.c = c
-	up.dial(c.timeouts().connect)
-}
-
-type timeouts struct{ connect, send, read time.Duration }
-
-func (c *conn) timeouts() timeouts {
-	t := c.tgt.up.Timeout
-	d := func(s float64) time.Duration {
-		if s <= 0 {
-			return defaultUpstreamTimeout
-		}
-		return time.Duration(s * float64(time.Second))
-	}
-	return timeouts{d(t.Connect), d(t.Send), d(t.Read)}
+	up.dial(c.tgt.to.connect)
 }
 
 // fail answers an exchange that found no upstream.

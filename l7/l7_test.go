@@ -46,6 +46,8 @@ var e2e = []struct {
 	{"Expect100Continue", testExpect100Continue},
 	{"ConnectTimeoutAndFailover", testConnectTimeoutAndFailover},
 	{"UploadToSlowUpstreamIsBounded", testUploadToSlowUpstreamIsBounded},
+	{"PassHost", testPassHost},
+	{"RouteTimeoutOverridesUpstream", testRouteTimeoutOverridesUpstream},
 }
 
 func TestE2E(t *testing.T) {
@@ -702,5 +704,54 @@ func TestStopAcceptingDrains(t *testing.T) {
 	}
 	if _, err := bbr.ReadByte(); err != io.EOF {
 		t.Fatalf("busy connection after its answer: %v, want EOF", err)
+	}
+}
+
+// pass_host: pass keeps the client's Host, node sends the node's address,
+// rewrite sends upstream_host.
+func testPassHost(t *testing.T) {
+	up, _ := httpUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(r.Host)) })
+	p := startProxy(t, fmt.Sprintf(`routes:
+  - {id: pass, uri: /pass, upstream: {nodes: {%[1]q: 1}}}
+  - {id: node, uri: /node, upstream: {pass_host: node, nodes: {%[1]q: 1}}}
+  - {id: rewrite, uri: /rewrite, upstream: {pass_host: rewrite, upstream_host: backend.internal, nodes: {%[1]q: 1}}}
+`, up), DefaultOptions())
+	for path, want := range map[string]string{"/pass": "client.example", "/node": up, "/rewrite": "backend.internal"} {
+		req, _ := http.NewRequest("GET", p.url+path, nil)
+		req.Host = "client.example"
+		resp, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			t.Errorf("%s: upstream saw Host %q, want %q", path, b, want)
+		}
+	}
+}
+
+// A route's timeout overrides its upstream's, field by field.
+func testRouteTimeoutOverridesUpstream(t *testing.T) {
+	silent, _ := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	p := startProxy(t, fmt.Sprintf(`upstreams:
+  - {id: slow, nodes: {%q: 1}, timeout: {read: 30}}
+routes:
+  - {id: r, uri: /r, upstream_id: slow, timeout: {read: 0.3}}
+`, silent.Addr().String()), DefaultOptions())
+	start := time.Now()
+	code, _, _ := get(t, client(), p.url+"/r")
+	if code != 504 || time.Since(start) > 5*time.Second {
+		t.Fatalf("got %d after %v; want 504 after the route's 0.3 s read timeout, not the upstream's 30 s", code, time.Since(start))
 	}
 }

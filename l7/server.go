@@ -123,6 +123,51 @@ type target struct {
 	id string
 	up *core.UpstreamSet
 	ws bool
+	// Resolved at compile time so a request does no conversions: the
+	// timeouts (the route's over the upstream's over the default), and how
+	// Host is sent (pass_host, with upstream_host's bytes for rewrite).
+	to       timeouts
+	passHost uint8
+	host     []byte
+}
+
+type timeouts struct{ connect, send, read time.Duration }
+
+const (
+	passHostPass uint8 = iota
+	passHostNode
+	passHostRewrite
+)
+
+// resolveTimeouts takes each timeout from the route when it sets one, else
+// from the upstream, else nginx's 60 s.
+func resolveTimeouts(route *core.Timeouts, up core.Timeouts) timeouts {
+	pick := func(r func(*core.Timeouts) float64) time.Duration {
+		s := r(&up)
+		if route != nil && r(route) > 0 {
+			s = r(route)
+		}
+		if s <= 0 {
+			return defaultUpstreamTimeout
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	return timeouts{
+		connect: pick(func(t *core.Timeouts) float64 { return t.Connect }),
+		send:    pick(func(t *core.Timeouts) float64 { return t.Send }),
+		read:    pick(func(t *core.Timeouts) float64 { return t.Read }),
+	}
+}
+
+func newTarget(r *core.Route, up *core.UpstreamSet) *target {
+	t := &target{id: r.ID, up: up, ws: r.EnableWS, to: resolveTimeouts(r.Timeout, up.Timeout)}
+	switch up.PassHost {
+	case "node":
+		t.passHost = passHostNode
+	case "rewrite":
+		t.passHost, t.host = passHostRewrite, []byte(up.UpstreamHost)
+	}
+	return t
 }
 
 // Compile builds the HTTP router of snap; it is a core.Store compile hook,
@@ -145,7 +190,7 @@ func Compile(snap *core.Snapshot) error {
 			ID: r.ID, URI: r.URI, URIs: r.URIs, Host: r.Host, Hosts: r.Hosts,
 			Methods: r.Methods, RemoteAddr: r.RemoteAddr, RemoteAddrs: r.RemoteAddrs,
 			Vars: r.Vars, Priority: r.Priority,
-			Value: &target{id: r.ID, up: up, ws: r.EnableWS},
+			Value: newTarget(r, up),
 		})
 	}
 	rt := route.New()

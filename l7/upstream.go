@@ -137,7 +137,7 @@ func (u *upConn) startRequest() {
 	c := u.c
 	u.state = upSend
 	u.sent, u.reqDone, u.gotResp = false, false, false
-	u.to = c.timeouts()
+	u.to = c.tgt.to
 	u.resp.Reset()
 	u.resp.RequestMethod = c.req.MethodID()
 	// The writer's own iovec storage: valid until u.hw writes the response
