@@ -83,27 +83,7 @@ func nodes(addrs ...string) string {
 }
 
 // upstream runs handle for every connection accepted on a loopback port.
-func upstream(t *testing.T, handle func(c *net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c.(*net.TCPConn))
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+func upstream(t *testing.T, handle func(c *net.TCPConn)) string { return testnet.Serve(t, handle) }
 
 func dial(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-gateway/sluice/internal/testnet"
 )
 
 var binPath string
@@ -155,22 +157,7 @@ func rss(t *testing.T, pid int) int64 {
 }
 
 func echoServer(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); handle(c) }()
-		}
-	}()
-	return ln.Addr().String()
+	return testnet.Serve(t, func(c *net.TCPConn) { handle(c) })
 }
 
 // A 256 MiB flood into a client that does not read grows sluice's RSS by at

@@ -49,3 +49,28 @@ func RefusedAddr(t testing.TB) string {
 	ln.Close()
 	return addr
 }
+
+// Serve runs handle, on its own goroutine, for every connection accepted on a
+// loopback port until the test ends, closing each connection after handle
+// returns; it returns the address.
+func Serve(t testing.TB, handle func(c *net.TCPConn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c.(*net.TCPConn))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
