@@ -422,6 +422,7 @@ func (u *upConn) failed(r *cannedResponse, retry bool) {
 		return
 	}
 	c.up = nil
+	node := c.node // doneNode forgets it
 	if u.reused && retry && !u.gotResp {
 		c.doneNode(outCancel) // a stale pooled connection is not the node's fault
 	} else {
@@ -434,29 +435,34 @@ func (u *upConn) failed(r *cannedResponse, retry bool) {
 	if retry && u.sent && !replayable(c) {
 		retry = false
 	}
-	if retry || !u.sent {
-		if u.reused {
-			c.tries-- // a stale pooled connection is not the node's fault
-		}
-		c.connectUpstream(r)
+	if !retry && u.sent {
+		c.fail(r)
 		return
 	}
-	c.fail(r)
+	// Send it again: startRequest consumed the head, which is still in the
+	// buffer (nothing after it was consumed, or replayable said no).
+	c.start -= c.headLen
+	if u.reused {
+		// A pooled connection the node had closed is not the node's fault:
+		// the same node may be tried again, on another connection. Bounded:
+		// only pooled connections get this second chance.
+		c.tries--
+		if node >= 0 && node < 64 {
+			c.tried &^= 1 << node
+		}
+	}
+	c.connectUpstream(r)
 }
 
-// replayable: the request can be sent again after bytes of it went out, as
-// its head is still in the buffer and it has no body (and is idempotent).
+// replayable: the request can be sent again after bytes of it went out: it
+// is idempotent and has no body, so its head in the buffer is all of it.
 func replayable(c *conn) bool {
 	switch c.req.MethodID() {
 	case codec.MethodGet, codec.MethodHead, codec.MethodOptions, codec.MethodTrace, codec.MethodPut, codec.MethodDelete:
 	default:
 		return false
 	}
-	if c.req.Framing().Kind != codec.BodyNone {
-		return false
-	}
-	c.start -= c.headLen // the head is re-sent from the buffer
-	return true
+	return c.req.Framing().Kind == codec.BodyNone
 }
 
 // complete ends an exchange whose response is whole: pool the connection if
