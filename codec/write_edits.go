@@ -60,3 +60,38 @@ func (e *Edits) SetHost(host []byte) { e.host = host }
 
 // SetStatus replaces a response's status code (100..999) and reason phrase.
 func (e *Edits) SetStatus(code int, reason []byte) { e.status, e.reason = code, reason }
+
+// AppendFields appends the fields that Set and Add put in e, as header
+// lines ("Name: value\r\n"), to dst: for a head written from scratch (an
+// answer the proxy makes itself), where there is no original to edit. A
+// name set several times is written once, with its last value; Del and
+// the target, Host and status edits are ignored.
+func (e *Edits) AppendFields(dst []byte) []byte {
+	for i, op := range e.ops {
+		if op.op == opDel {
+			continue
+		}
+		if op.op == opSet && e.setLater(i) {
+			continue
+		}
+		dst = append(dst, op.name...)
+		dst = append(dst, ':', ' ')
+		dst = append(dst, op.value...)
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
+}
+
+// setLater reports whether a Set or Del after ops[i] names the same field.
+func (e *Edits) setLater(i int) bool {
+	for _, later := range e.ops[i+1:] {
+		if later.op != opAdd && equalFoldBytes(later.name, e.ops[i].name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Status returns the status SetStatus put in e (0 when none) and its
+// reason phrase.
+func (e *Edits) Status() (int, []byte) { return e.status, e.reason }
