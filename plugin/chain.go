@@ -187,10 +187,12 @@ func (ch *Chain) forConsumer(c *Consumer) *Chain {
 	return x
 }
 
-// run calls the hooks in hs until one stops.
+// run calls the hooks in hs from c.next until one stops or pauses; then
+// c.next is where to resume.
 func (c *Ctx) run(hs []hook) Result {
-	for i := range hs {
-		h := &hs[i]
+	for c.next < len(hs) {
+		h := &hs[c.next]
+		c.next++
 		if h.filter != nil && !c.filtered(h) {
 			continue
 		}
@@ -207,7 +209,12 @@ func (c *Ctx) run(hs []hook) Result {
 			c.Status = r.Status
 			return r
 		}
+		if r.Delay > 0 {
+			return r
+		}
 	}
+	c.next = 0
+	c.stage++
 	return Continue
 }
 
@@ -228,36 +235,60 @@ func (c *Ctx) filtered(h *hook) bool {
 
 // Request runs the request phases: rewrite, then (once authentication
 // identified a consumer with plugins of its own) the consumer's merged
-// chain, access and before_proxy. A stop returns the Result to answer with.
+// chain, access and before_proxy. A stop returns the Result to answer
+// with; a pause (Result.Delay) returns it, and the server calls Request
+// again after the delay to go on from the next hook.
 func (c *Ctx) Request() Result {
 	ch := c.chain
 	if ch == nil {
 		return Continue
 	}
-	if r := c.run(ch.hooks[PhaseRewrite]); r.Stopped() {
-		return r
-	}
-	if c.Consumer != nil && len(c.Consumer.entries) > 0 {
-		ch = ch.forConsumer(c.Consumer)
-		c.chain = ch
-		if len(c.slots) < ch.nslots {
-			c.slots = append(c.slots, make([]slot, ch.nslots-len(c.slots))...)
+	for {
+		var hs []hook
+		switch c.stage {
+		case stageRewrite:
+			hs = ch.hooks[PhaseRewrite]
+		case stageConsumer:
+			if c.next == 0 {
+				if c.Consumer == nil || len(c.Consumer.entries) == 0 {
+					c.stage++
+					continue
+				}
+				ch = ch.forConsumer(c.Consumer)
+				c.chain = ch
+				if len(c.slots) < ch.nslots {
+					c.slots = append(c.slots, make([]slot, ch.nslots-len(c.slots))...)
+				}
+			}
+			hs = ch.conRewrite
+		case stageAccess:
+			hs = ch.hooks[PhaseAccess]
+		case stageBeforeProxy:
+			hs = ch.hooks[PhaseBeforeProxy]
+		default:
+			return Continue
 		}
-		if r := c.run(ch.conRewrite); r.Stopped() {
+		if r := c.run(hs); r.Status != 0 || r.Delay > 0 {
 			return r
 		}
 	}
-	if r := c.run(ch.hooks[PhaseAccess]); r.Stopped() {
-		return r
-	}
-	return c.run(ch.hooks[PhaseBeforeProxy])
 }
+
+// Stages of Request.
+const (
+	stageRewrite = iota
+	stageConsumer
+	stageAccess
+	stageBeforeProxy
+	stageDone
+)
 
 // Preread runs a stream's preread hooks.
 func (c *Ctx) Preread() Result {
 	if c.chain == nil {
 		return Continue
 	}
+	c.next = 0
 	return c.run(c.chain.hooks[PhasePreread])
 }
 

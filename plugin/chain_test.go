@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/plugintest"
@@ -260,5 +261,32 @@ func TestStateResetPerRequest(t *testing.T) {
 			t.Fatalf("request %d: state leaked from the last request", i)
 		}
 		r.Ctx.Log()
+	}
+}
+
+type pauser struct{ trace *[]string }
+
+func (p pauser) Access(c *plugin.Ctx) plugin.Result {
+	*p.trace = append(*p.trace, "pause.access")
+	return plugin.Pause(5 * time.Millisecond)
+}
+
+func TestPauseResumesAtTheNextHook(t *testing.T) {
+	reg, trace := setup(t)
+	reg2 := plugintest.Registry(t, recDef("a", 3000, trace), recDef("c", 1000, trace),
+		plugin.Def{Name: "pause", Priority: 2000, New: func(*plugin.Build, []byte) (any, error) { return pauser{trace}, nil }})
+	_ = reg
+	ch := plugintest.MustBuild(t, reg2, plugintest.Config{Route: `{"a":{},"pause":{},"c":{}}`})
+	r := plugintest.NewRequest(get, "127.0.0.1:5000")
+	c := r.Reset(ch)
+	res := c.Request()
+	if res.Delay != 5*time.Millisecond || res.Stopped() {
+		t.Fatalf("first run: %+v, want a 5ms pause", res)
+	}
+	if res = c.Request(); res.Stopped() || res.Delay != 0 {
+		t.Fatalf("resumed: %+v, want continue", res)
+	}
+	if got, want := strings.Join(*trace, " "), "a.rewrite() a.access() pause.access c.access()"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

@@ -74,13 +74,14 @@ type Ctx struct {
 	BytesIn, BytesOut int64
 
 	chain  *Chain
+	stage  int
+	next   int
 	gen    uint32
 	cur    uint16
 	slots  []slot
 	arena  []byte
 	fDone  uint64
 	fPass  uint64
-	ranCon bool
 }
 
 type slot struct {
@@ -94,7 +95,7 @@ func (c *Ctx) Reset(ch *Chain) {
 	c.chain = ch
 	c.gen++
 	c.fDone, c.fPass = 0, 0
-	c.ranCon = false
+	c.stage, c.next = 0, 0
 	c.arena = c.arena[:0]
 	c.RespEdits.Reset()
 	c.RouteID, c.ServiceID = "", ""

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Def declares a plugin kind: what the registry knows before any config
@@ -88,6 +89,10 @@ type (
 type Result struct {
 	Status int
 	Body   []byte
+	// Delay, with Status 0, pauses the request: the server resumes it
+	// after Delay with the next hook, without blocking its loop (limit-req
+	// and fault-injection delays). Only the request phases may pause.
+	Delay time.Duration
 }
 
 // Continue is the zero Result.
@@ -95,6 +100,9 @@ var Continue = Result{}
 
 // Stop returns a Result that stops with status and body.
 func Stop(status int, body []byte) Result { return Result{Status: status, Body: body} }
+
+// Pause returns a Result that resumes the request after d.
+func Pause(d time.Duration) Result { return Result{Delay: d} }
 
 // Stopped reports whether r stops the request.
 func (r Result) Stopped() bool { return r.Status != 0 }
