@@ -165,6 +165,10 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) error {
 		if err := n.Decode(&x); err != nil {
 			return d.errf(path, n, "%v", err)
 		}
+		x, err := plainJSON(x)
+		if err != nil {
+			return d.errf(path, n, "%v", err)
+		}
 		if x != nil {
 			v.Set(reflect.ValueOf(x))
 		}

@@ -100,10 +100,10 @@ func TestResourceErrors(t *testing.T) {
 		{"hash_on without chash", "upstreams:\n  - {id: u, type: least_conn, hash_on: header, nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].hash_on: only used with type chash (type is least_conn)`},
 		{"type", "upstreams:\n  - {id: u, type: random, nodes: {\"127.0.0.1:1\": 1}}\n", `upstreams[0].type: want roundrobin, chash, ewma or least_conn, got "random"`},
 		{"unknown field", "upstreams: [{id: u, nodez: {\"127.0.0.1:1\": 1}}]\n", "upstreams[0].nodez: unknown key"},
-		{"plugins", "stream_routes:\n  - {id: a, plugins: {limit-conn: {}}, upstream: {nodes: {\"127.0.0.1:1\": 1}}}\n", "stream_routes[0].plugins: not supported yet: stream plugins"},
+		{"plugins", "stream_routes:\n  - {id: a, plugins: {limit-conn: 3}, upstream: {nodes: {\"127.0.0.1:1\": 1}}}\n", "routes.yaml:2: stream_routes[0].plugins.limit-conn: want a mapping (the plugin's config), got 3"},
 		{"cidr", "stream_routes:\n  - {id: a, remote_addr: 10.0.0.0/33, upstream: {nodes: {\"127.0.0.1:1\": 1}}}\n", "stream_routes[0].remote_addr: want an IP or CIDR"},
 		{"port", "stream_routes:\n  - {id: a, upstream: {nodes: [{host: 127.0.0.1, port: 70000}]}}\n", "stream_routes[0].upstream.nodes[0]: port 70000 is out of range"},
-		{"services", "services: [{id: s}]\n", "services: not supported yet: services"},
+		{"ssls", "ssls: [{id: s}]\n", "ssls: not supported yet: ssls (TLS)"},
 		{"route uri", "routes: [{id: r, upstream_id: x}]\n", "routes[0]: needs uri or uris"},
 	}
 	for _, tc := range cases {

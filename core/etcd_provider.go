@@ -217,15 +217,7 @@ func (p *EtcdProvider) decode(key string, val []byte, cr, mr int64) *etcdEntry {
 }
 
 func setID(v any, id string) error {
-	var cur *string
-	switch r := v.(type) {
-	case *Route:
-		cur = &r.ID
-	case *Upstream:
-		cur = &r.ID
-	case *StreamRoute:
-		cur = &r.ID
-	}
+	cur := idField(v)
 	if *cur == "" {
 		*cur = id
 	} else if *cur != id {
@@ -423,26 +415,30 @@ func (b *backoff) wait(ctx context.Context) {
 	}
 }
 
-// CheckHooks builds one item with the upstream it refers to (looked up in
-// entries by key) and runs the compile hooks on it alone: what a hook
-// refuses here, it refuses in any snapshot.
+// CheckHooks builds one item with what it refers to (looked up in entries
+// by key, transitively: a route's service's upstream) and runs the compile
+// hooks on it alone: what a hook refuses here, it refuses in any snapshot.
 func CheckHooks(cfg *Config, hooks []func(*Snapshot) error, it *Item, entries map[string]*etcdEntry, prefix string, loops int) error {
 	if len(hooks) == 0 {
 		return nil
 	}
 	items := []*Item{it}
-	var upID string
-	switch v := it.Value.(type) {
-	case *Route:
-		upID = v.UpstreamID
-	case *StreamRoute:
-		upID = v.UpstreamID
-	}
-	if upID != "" {
-		if e := entries[prefix+KindUpstreams+"/"+upID]; e != nil && e.item != nil {
-			items = append(items, e.item)
+	seen := map[string]bool{}
+	var add func(v any)
+	add = func(v any) {
+		for _, r := range References(v) {
+			k := prefix + r.Kind + "/" + r.ID
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if e := entries[k]; e != nil && e.item != nil {
+				items = append(items, e.item)
+				add(e.item.Value)
+			}
 		}
 	}
+	add(it.Value)
 	return RunHooks(cfg, hooks, items, loops)
 }
 

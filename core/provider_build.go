@@ -41,8 +41,8 @@ func KindSupport(kind string) (known bool, unsupported string) {
 }
 
 // Item is one resource from a provider that stores them one per key (etcd):
-// its kind, id and revisions, and the decoded object (*Route, *Upstream or
-// *StreamRoute).
+// its kind, id and revisions, and the decoded object (*Route, *Upstream,
+// *Service, … as newResource makes them).
 type Item struct {
 	Kind     string
 	ID       string
@@ -60,15 +60,8 @@ var timeFields = []string{"create_time", "update_time"}
 // unknown or unsupported field is an error naming it. name is used in errors
 // (the etcd key).
 func DecodeItem(kind, name string, data []byte) (any, error) {
-	var v any
-	switch kind {
-	case KindRoutes:
-		v = &Route{}
-	case KindUpstreams:
-		v = &Upstream{}
-	case KindStreamRoutes:
-		v = &StreamRoute{}
-	default:
+	v := newResource(kind)
+	if v == nil {
 		if known, why := KindSupport(kind); known {
 			return nil, &ConfigError{File: name, Reason: "not supported yet: " + why}
 		}
@@ -126,21 +119,11 @@ func Assemble(items []*Item) (res *Resources, refs map[string]*Item) {
 	res = &Resources{}
 	refs = make(map[string]*Item, len(items))
 	for _, it := range sorted {
-		var idx int
-		switch v := it.Value.(type) {
-		case *Route:
-			idx = len(res.Routes)
-			res.Routes = append(res.Routes, *v)
-		case *Upstream:
-			idx = len(res.Upstreams)
-			res.Upstreams = append(res.Upstreams, *v)
-		case *StreamRoute:
-			idx = len(res.StreamRoutes)
-			res.StreamRoutes = append(res.StreamRoutes, *v)
-		default:
+		kind, idx := appendResource(res, it.Value)
+		if idx < 0 {
 			continue
 		}
-		refs[it.Kind+"["+strconv.Itoa(idx)+"]"] = it
+		refs[kind+"["+strconv.Itoa(idx)+"]"] = it
 	}
 	return res, refs
 }

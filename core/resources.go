@@ -12,15 +12,16 @@ import (
 // resources, each a list of objects with an id. Resources sluice cannot serve
 // yet are rejected by name rather than ignored.
 type Resources struct {
-	Routes         []Route       `yaml:"routes"`
-	Upstreams      []Upstream    `yaml:"upstreams"`
-	StreamRoutes   []StreamRoute `yaml:"stream_routes"`
-	Services       []any         `yaml:"services" unsupported:"services"`
-	Consumers      []any         `yaml:"consumers" unsupported:"consumers"`
-	SSLs           []any         `yaml:"ssls" unsupported:"ssls (TLS)"`
-	GlobalRules    []any         `yaml:"global_rules" unsupported:"global_rules (plugins)"`
-	PluginConfigs  []any         `yaml:"plugin_configs" unsupported:"plugin_configs (plugins)"`
-	PluginMetadata []any         `yaml:"plugin_metadata" unsupported:"plugin_metadata (plugins)"`
+	Routes         []Route          `yaml:"routes"`
+	Upstreams      []Upstream       `yaml:"upstreams"`
+	StreamRoutes   []StreamRoute    `yaml:"stream_routes"`
+	Services       []Service        `yaml:"services"`
+	Consumers      []Consumer       `yaml:"consumers"`
+	ConsumerGroups []ConsumerGroup  `yaml:"consumer_groups"`
+	SSLs           []any            `yaml:"ssls" unsupported:"ssls (TLS)"`
+	GlobalRules    []GlobalRule     `yaml:"global_rules"`
+	PluginConfigs  []PluginConfig   `yaml:"plugin_configs"`
+	PluginMetadata []PluginMetadata `yaml:"plugin_metadata"`
 }
 
 // Upstream is APISIX's upstream object.
@@ -115,8 +116,8 @@ type StreamRoute struct {
 	Upstream   *Upstream         `yaml:"upstream"`
 	UpstreamID string            `yaml:"upstream_id"`
 	SNI        string            `yaml:"sni" unsupported:"TLS SNI matching"`
-	ServiceID  string            `yaml:"service_id" unsupported:"services"`
-	Plugins    map[string]any    `yaml:"plugins" unsupported:"stream plugins"`
+	ServiceID  string            `yaml:"service_id"`
+	Plugins    map[string]any    `yaml:"plugins"`
 	Protocol   any               `yaml:"protocol" unsupported:"xRPC protocols"`
 }
 
@@ -138,9 +139,9 @@ type Route struct {
 	Upstream       *Upstream         `yaml:"upstream"`
 	UpstreamID     string            `yaml:"upstream_id"`
 	Vars           []any             `yaml:"vars"`
-	Plugins        map[string]any    `yaml:"plugins" unsupported:"plugins"`
-	PluginConfigID string            `yaml:"plugin_config_id" unsupported:"plugin_configs"`
-	ServiceID      string            `yaml:"service_id" unsupported:"services"`
+	Plugins        map[string]any    `yaml:"plugins"`
+	PluginConfigID string            `yaml:"plugin_config_id"`
+	ServiceID      string            `yaml:"service_id"`
 	EnableWS       bool              `yaml:"enable_websocket"`
 	Timeout        *Timeouts         `yaml:"timeout"`
 	FilterFunc     string            `yaml:"filter_func" unsupported:"filter_func (Lua)"`

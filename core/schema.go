@@ -23,6 +23,13 @@ var schemaFile = map[string]string{
 	KindRoutes:       "route.json",
 	KindUpstreams:    "upstream.json",
 	KindStreamRoutes: "stream_route.json",
+	// The plugin-bearing kinds (resources_plugins.go).
+	KindServices:       "service.json",
+	KindConsumers:      "consumer.json",
+	KindConsumerGroups: "consumer_group.json",
+	KindGlobalRules:    "global_rule.json",
+	KindPluginConfigs:  "plugin_config.json",
+	KindPluginMetadata: "plugin_metadata.json",
 }
 
 // Validator checks resources as the Admin API receives them: every field
@@ -120,7 +127,11 @@ func (v *Validator) Validate(kind string, doc any) error {
 	if fe := CheckUnsupported(kind, doc); fe != nil {
 		return &ValidationError{Kind: kind, Fields: []FieldError{*fe}}
 	}
-	err := v.schemas[kind].Validate(doc)
+	sch := v.schemas[kind]
+	if sch == nil {
+		return fmt.Errorf("no schema for resource kind %q", kind)
+	}
+	err := sch.Validate(doc)
 	if err == nil {
 		return nil
 	}

@@ -22,6 +22,17 @@ type Snapshot struct {
 	stream         map[uint16][]*StreamTarget // by server_port; 0 = any port
 	// HTTP is the compiled L7 router, set by a Store.Compile hook.
 	HTTP any
+	// The plugin-bearing resources (snapshot_plugins.go).
+	Services map[string]*Service
+	// ServiceUpstreams are the services' inline upstreams, by service id.
+	ServiceUpstreams map[string]*UpstreamSet
+	Consumers        []*Consumer // in file order (etcd: creation order)
+	ConsumerGroups   map[string]*ConsumerGroup
+	GlobalRules      []*GlobalRule // in file order (etcd: creation order)
+	PluginConfigs    map[string]*PluginConfig
+	PluginMetadata   map[string]map[string]any // by plugin name
+	// Plugins is the compiled plugin state, set by a Store.Compile hook.
+	Plugins any
 }
 
 // StreamTarget is a compiled stream route.
@@ -30,6 +41,10 @@ type StreamTarget struct {
 	ServerAddr netip.Addr   // zero: any local address
 	Remote     netip.Prefix // zero: any client
 	Upstream   *UpstreamSet
+	ServiceID  string
+	Plugins    map[string]any // the stream route's own plugins
+	// Compiled is set by Store.Compile hooks (the stream plugin chain).
+	Compiled any
 }
 
 // UpstreamSet is a compiled upstream: resolved addresses, a balancer and
@@ -112,6 +127,9 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 		}
 		s.Upstreams[u.ID] = us
 	}
+	if err := s.buildPluginResources(cfg, res, d, loops); err != nil {
+		return nil, err
+	}
 	ports := map[uint16]bool{}
 	for _, a := range cfg.Listen.Stream.TCP {
 		ap, _ := ParseAddr(a)
@@ -128,7 +146,10 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 			return nil, d.errf(p+".id", nil, "duplicate id %q", r.ID)
 		}
 		ids[r.ID] = true
-		t := &StreamTarget{ID: r.ID}
+		t := &StreamTarget{ID: r.ID, ServiceID: r.ServiceID, Plugins: r.Plugins}
+		if err := s.checkStreamRefs(d, p, r); err != nil {
+			return nil, err
+		}
 		if r.ServerPort < 0 || r.ServerPort > 65535 {
 			return nil, d.errf(p+".server_port", nil, "want 1 to 65535, got %d", r.ServerPort)
 		}
@@ -164,8 +185,10 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 				return nil, d.errf(p+".upstream_id", nil, "no upstream with id %q", r.UpstreamID)
 			}
 			t.Upstream = us
+		case s.serviceUpstream(r.ServiceID) != nil:
+			t.Upstream = s.serviceUpstream(r.ServiceID)
 		default:
-			return nil, d.errf(p, nil, "needs upstream or upstream_id")
+			return nil, d.errf(p, nil, "needs upstream or upstream_id (here or in its service)")
 		}
 		port := uint16(r.ServerPort)
 		s.stream[port] = append(s.stream[port], t)
@@ -187,14 +210,17 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 		if r.UpstreamID != "" && s.Upstreams[r.UpstreamID] == nil {
 			return nil, d.errf(p+".upstream_id", nil, "no upstream with id %q", r.UpstreamID)
 		}
+		if err := s.checkRouteRefs(d, p, r); err != nil {
+			return nil, err
+		}
 		if r.Upstream != nil {
 			us, err := compileUpstream(cfg, d, p+".upstream", r.Upstream, loops)
 			if err != nil {
 				return nil, err
 			}
 			s.RouteUpstreams[r.ID] = us
-		} else if r.UpstreamID == "" {
-			return nil, d.errf(p, nil, "needs upstream or upstream_id")
+		} else if r.UpstreamID == "" && s.serviceUpstream(r.ServiceID) == nil {
+			return nil, d.errf(p, nil, "needs upstream or upstream_id (here or in its service)")
 		}
 	}
 	return s, nil
