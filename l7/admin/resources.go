@@ -167,17 +167,19 @@ func (s *Server) put(ctx context.Context, kind, id string, body []byte) (int, an
 	if !ok {
 		return 0, nil, errorf(http.StatusBadRequest, "want a JSON object")
 	}
-	bodyID, err := idOf(obj)
+	bodyID, err := idOf(kind, obj)
 	if err != nil {
 		return 0, nil, err
 	}
 	switch {
+	case id == "" && bodyID == "" && postRefused(kind) != "":
+		return 0, nil, errorf(http.StatusBadRequest, "missing %s %s: PUT /apisix/admin/%s/<%[2]s>, or give it in the body", singular(kind), idKey(kind), kind)
 	case id == "" && bodyID == "":
 		return 0, nil, errorf(http.StatusBadRequest, "missing %s id: PUT /apisix/admin/%s/<id>, or POST to generate one", singular(kind), kind)
 	case id == "":
 		id = bodyID
 	case bodyID != "" && bodyID != id:
-		return 0, nil, errorf(http.StatusBadRequest, "wrong %s id: the body says %q, the path %q", singular(kind), bodyID, id)
+		return 0, nil, errorf(http.StatusBadRequest, "wrong %s %s: the body says %q, the path %q", singular(kind), idKey(kind), bodyID, id)
 	}
 	return s.write(ctx, kind, id, obj, writeAny, 0)
 }
@@ -190,6 +192,9 @@ func (s *Server) post(ctx context.Context, kind string, body []byte) (int, any, 
 	obj, ok := doc.(map[string]any)
 	if !ok {
 		return 0, nil, errorf(http.StatusBadRequest, "want a JSON object")
+	}
+	if why := postRefused(kind); why != "" {
+		return 0, nil, errorf(http.StatusMethodNotAllowed, "%s", why)
 	}
 	if _, has := obj["id"]; has {
 		return 0, nil, errorf(http.StatusBadRequest, "POST generates the id: drop \"id\" from the body, or PUT /apisix/admin/%s/<id>", kind)
@@ -204,8 +209,8 @@ func (s *Server) post(ctx context.Context, kind string, body []byte) (int, any, 
 	return 0, nil, errorf(http.StatusConflict, "could not generate a free id")
 }
 
-func idOf(obj map[string]any) (string, error) {
-	v, ok := obj["id"]
+func idOf(kind string, obj map[string]any) (string, error) {
+	v, ok := obj[idKey(kind)]
 	if !ok {
 		return "", nil
 	}
@@ -216,9 +221,9 @@ func idOf(obj map[string]any) (string, error) {
 	case json.Number:
 		id = x.String()
 	default:
-		return "", errorf(http.StatusBadRequest, "id: want a string or an integer")
+		return "", errorf(http.StatusBadRequest, "%s: want a string or an integer", idKey(kind))
 	}
-	if err := checkID(id); err != nil {
+	if err := checkKindID(kind, id); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -252,7 +257,7 @@ func (s *Server) write(ctx context.Context, kind, id string, obj map[string]any,
 }
 
 func (s *Server) writeOnce(ctx context.Context, kind, id string, obj map[string]any, mode writeMode, rev int64) (int, any, error) {
-	obj["id"] = id
+	obj[idKey(kind)] = id
 	delete(obj, "create_time")
 	delete(obj, "update_time")
 	if err := s.validate(kind, obj); err != nil {
@@ -268,7 +273,7 @@ func (s *Server) writeOnce(ctx context.Context, kind, id string, obj map[string]
 		return 0, nil, errorf(http.StatusBadRequest, "invalid %s: %v", singular(kind), err)
 	}
 	// Fetch what it refers to and the current value (for create_time).
-	refs := references(item)
+	refs := refsOf(item)
 	ops := []clientv3.Op{clientv3.OpGet(key)}
 	for _, r := range refs {
 		ops = append(ops, clientv3.OpGet(s.key(r.kind, r.id)))
@@ -294,6 +299,9 @@ func (s *Server) writeOnce(ctx context.Context, kind, id string, obj map[string]
 		}
 		ref[r.kind+"/"+r.id] = &core.Item{Kind: r.kind, ID: r.id, Value: it}
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(string(kvs[0].Key)), "=", kvs[0].ModRevision))
+	}
+	if err := s.indirect(ref); err != nil {
+		return 0, nil, err
 	}
 	if err := s.compile(kind, id, item, ref); err != nil {
 		return 0, nil, err
@@ -345,21 +353,6 @@ func (s *Server) writeOnce(ctx context.Context, kind, id string, obj map[string]
 }
 
 type refKey struct{ kind, id string }
-
-// references lists what a resource refers to by id.
-func references(v any) []refKey {
-	switch r := v.(type) {
-	case *core.Route:
-		if r.UpstreamID != "" {
-			return []refKey{{core.KindUpstreams, r.UpstreamID}}
-		}
-	case *core.StreamRoute:
-		if r.UpstreamID != "" {
-			return []refKey{{core.KindUpstreams, r.UpstreamID}}
-		}
-	}
-	return nil
-}
 
 // compile builds the resource with what it refers to, exactly as the data
 // plane will, so a write that the data plane would reject is a 400 here.
@@ -425,8 +418,8 @@ func (s *Server) patch(ctx context.Context, kind, id string, sub []string, body 
 		if !ok {
 			return 0, nil, errorf(http.StatusBadRequest, "the patched %s is not a JSON object", singular(kind))
 		}
-		if v, has := obj["id"]; has && fmt.Sprint(v) != id {
-			return 0, nil, errorf(http.StatusBadRequest, "wrong %s id: the patch sets %v, the path says %q", singular(kind), v, id)
+		if v, has := obj[idKey(kind)]; has && fmt.Sprint(v) != id {
+			return 0, nil, errorf(http.StatusBadRequest, "wrong %s %s: the patch sets %v, the path says %q", singular(kind), idKey(kind), v, id)
 		}
 		st, out, err := s.write(ctx, kind, id, obj, writeUpdate, resp.Kvs[0].ModRevision)
 		if !errors.Is(err, errConflict) {
@@ -508,28 +501,27 @@ func setPath(doc any, path []string, v any) (any, error) {
 // the check, and the check is then made again.
 func (s *Server) del(ctx context.Context, kind, id string) (int, any, error) {
 	key := s.key(kind, id)
-	referrers := []string{}
-	if kind == core.KindUpstreams {
-		referrers = []string{core.KindRoutes, core.KindStreamRoutes}
-	}
+	referrers := core.Referrers(kind)
 	for range 5 {
 		var cmps []clientv3.Cmp
 		if len(referrers) > 0 {
 			ops := make([]clientv3.Op, len(referrers))
-			for i, k := range referrers {
-				ops[i] = clientv3.OpGet(s.prefix+"/"+k+"/", clientv3.WithPrefix())
+			for i, r := range referrers {
+				ops[i] = clientv3.OpGet(s.prefix+"/"+r.Kind+"/", clientv3.WithPrefix())
 			}
 			tr, err := s.o.Client.Txn(ctx).Then(ops...).Commit()
 			if err != nil {
 				return 0, nil, storeError(err)
 			}
-			for i, k := range referrers {
+			for i, r := range referrers {
+				k := r.Kind
 				var users []string
 				for _, kv := range tr.Responses[i].GetResponseRange().Kvs {
-					var ref struct {
-						UpstreamID any `json:"upstream_id"`
+					var doc any
+					if decodeJSON(kv.Value, &doc) != nil {
+						continue
 					}
-					if json.Unmarshal(kv.Value, &ref) == nil && ref.UpstreamID != nil && fmt.Sprint(ref.UpstreamID) == id {
+					if ref, ok := doc.(map[string]any); ok && ref[r.Field] != nil && fmt.Sprint(ref[r.Field]) == id {
 						users = append(users, string(kv.Key[len(s.prefix)+len(k)+2:]))
 					}
 				}

@@ -274,7 +274,7 @@ func (s *Server) route(r *http.Request, rest string, body []byte) (int, any, err
 	id := ""
 	if len(seg) > 1 {
 		id = seg[1]
-		if err := checkID(id); err != nil {
+		if err := checkKindID(kind, id); err != nil {
 			return 0, nil, err
 		}
 	}
