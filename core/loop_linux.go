@@ -218,7 +218,7 @@ func (l *Loop) Run() {
 		}
 		// Always: a zero-timeout wait for a due tick must see the clock move,
 		// or the wheel never advances and the loop spins.
-		l.wheel.now = time.Now()
+		l.wheel.setNow(time.Now())
 		for i := 0; i < n; i++ {
 			ev := &events[i]
 			fd := int(ev.Fd)

@@ -30,13 +30,14 @@ const (
 type wheel struct {
 	epoch time.Time
 	now   time.Time
+	clock int64 // the tick of now: what Ticks reports
 	cur   int64 // last tick processed
 	n     int
 	slots [wheelSlots]Timer // sentinels
 }
 
 func (w *wheel) init(now time.Time) {
-	w.epoch, w.now = now, now
+	w.epoch, w.now, w.clock = now, now, 0
 	for i := range w.slots {
 		s := &w.slots[i]
 		s.next, s.prev = s, s
@@ -44,6 +45,13 @@ func (w *wheel) init(now time.Time) {
 }
 
 func (w *wheel) tickOf(t time.Time) int64 { return int64(t.Sub(w.epoch) / wheelTick) }
+
+// setNow moves the loop's clock to now, once per round, before the round's
+// events and timers run, so that both see the time they run at.
+func (w *wheel) setNow(now time.Time) {
+	w.now = now
+	w.clock = w.tickOf(now)
+}
 
 // Arm schedules t to fire d from the loop's current time (rounded up to a tick).
 func (w *wheel) Arm(t *Timer, d time.Duration, h TimerHandler) {
@@ -125,5 +133,6 @@ func (w *wheel) advance(now time.Time) {
 const WheelTick = wheelTick
 
 // Ticks is the loop's clock in wheel ticks, refreshed once per batch of
-// events: cheap enough to stamp activity on every read.
-func (w *wheel) Ticks() int64 { return w.cur }
+// events (before its events and timers run): cheap enough to stamp activity
+// on every read.
+func (w *wheel) Ticks() int64 { return w.clock }

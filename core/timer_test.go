@@ -109,3 +109,24 @@ func TestLoopWithTimerDoesNotSpin(t *testing.T) {
 type timerFunc func()
 
 func (f timerFunc) OnTimer(*Timer) { f() }
+
+// Handlers of a round, of events and of timers alike, read the clock of
+// that round. An idle timeout re-arms lazily by comparing Ticks with an
+// activity stamp: with the clock of the round before a long sleep, a read
+// timeout fired a whole sleep late (0.5 s took 1 s).
+func TestWheelTicksIsTheRoundsTime(t *testing.T) {
+	var w wheel
+	start := time.Unix(0, 0)
+	w.init(start)
+	var tm Timer
+	seen := int64(-1)
+	w.Arm(&tm, 500*time.Millisecond, timerFunc(func() { seen = w.Ticks() }))
+	w.setNow(start.Add(600 * time.Millisecond))
+	if got := w.Ticks(); got != 60 {
+		t.Fatalf("an event handler of the round at 600 ms reads tick %d, want 60", got)
+	}
+	w.advance(w.now)
+	if seen != 60 {
+		t.Fatalf("the timer due at 500 ms, fired in the round at 600 ms, read tick %d, want 60", seen)
+	}
+}
