@@ -65,6 +65,9 @@ type Config struct {
 		MaxHeaderBytes    int     `yaml:"max_header_bytes"`
 		MaxHeaders        int     `yaml:"max_headers"`
 		MaxBodySize       int64   `yaml:"max_body_size"`
+		// UpstreamKeepalivePool is the default of every upstream's
+		// keepalive_pool (core/upstream_policy.go).
+		UpstreamKeepalivePool KeepaliveDefaults `yaml:"upstream_keepalive_pool"`
 	} `yaml:"http"`
 	// ShutdownTimeout is how long SIGTERM waits for sessions to finish (s).
 	ShutdownTimeout float64 `yaml:"shutdown_timeout"`
@@ -136,6 +139,7 @@ func defaultConfig() *Config {
 	c.HTTP.MaxRequestLine = 16 << 10
 	c.HTTP.MaxHeaderBytes = 64 << 10
 	c.HTTP.MaxHeaders = 100
+	c.HTTP.UpstreamKeepalivePool = KeepaliveDefaults{Size: 320, IdleTimeout: 60, Requests: 1000}
 	c.ShutdownTimeout = 10
 	c.Log.Level = "info"
 	return c
@@ -220,6 +224,9 @@ func (c *Config) validate(d *decoder) error {
 	}
 	if c.HTTP.MaxHeaders < 1 || c.HTTP.MaxHeaders > 10000 {
 		return d.errf("http.max_headers", nil, "want 1 to 10000, got %d", c.HTTP.MaxHeaders)
+	}
+	if err := c.validateUpstreamPolicy(d); err != nil {
+		return err
 	}
 	if c.ShutdownTimeout < 0 {
 		return d.errf("shutdown_timeout", nil, "must not be negative")

@@ -41,7 +41,7 @@ type Upstream struct {
 	HashOn       string            `yaml:"hash_on"`
 	Key          string            `yaml:"key"`
 	Checks       any               `yaml:"checks" unsupported:"health checks"`
-	Keepalive    any               `yaml:"keepalive_pool" unsupported:"keepalive_pool"`
+	Keepalive    *KeepalivePool    `yaml:"keepalive_pool"`
 	TLS          any               `yaml:"tls" unsupported:"upstream TLS"`
 	ServiceName  string            `yaml:"service_name" unsupported:"service discovery"`
 	DiscoverType string            `yaml:"discovery_type" unsupported:"service discovery"`
@@ -52,6 +52,17 @@ type Timeouts struct {
 	Connect float64 `yaml:"connect"`
 	Send    float64 `yaml:"send"`
 	Read    float64 `yaml:"read"`
+}
+
+// KeepalivePool is APISIX's upstream keepalive_pool: how many idle
+// connections to each node a loop keeps (size), how long one may rest
+// (idle_timeout, seconds; 0: until the node closes it) and how many requests
+// one serves before it is closed (requests). An unset field takes config.yaml's
+// http.upstream_keepalive_pool.
+type KeepalivePool struct {
+	Size        *int     `yaml:"size"`
+	IdleTimeout *float64 `yaml:"idle_timeout"`
+	Requests    *int     `yaml:"requests"`
 }
 
 // Node is one upstream address with its weight.

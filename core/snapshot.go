@@ -67,6 +67,11 @@ type UpstreamSet struct {
 	Timeout      Timeouts
 	PassHost     string
 	UpstreamHost string
+	// RetryTimeout: once this long has passed since a session's first
+	// attempt, no other node is tried (0: no limit). Keepalive is how the
+	// L7 proxy pools connections to the nodes (core/upstream_policy.go).
+	RetryTimeout time.Duration
+	Keepalive    KeepalivePolicy
 }
 
 // Defaults follow nginx's, which APISIX inherits: 60 s to connect, and for
@@ -322,6 +327,9 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 				*v.dst = seconds(v.val)
 			}
 		}
+	}
+	if err := compileUpstreamPolicy(cfg, d, p, u, us); err != nil {
+		return nil, err
 	}
 	positive := false
 	var prios []int

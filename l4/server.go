@@ -71,7 +71,7 @@ func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
 		l.Close(fd)
 		return
 	}
-	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, route: t.ID, node: -1}
+	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, route: t.ID, node: -1, firstAt: l.Timers().Ticks()}
 	l.Conns.Add(1)
 	ss.next(nil)
 }
@@ -85,7 +85,8 @@ type session struct {
 	up            *core.UpstreamSet
 	tried         uint64
 	attempts      int
-	node          int // -1: none picked, or reported done
+	firstAt       int64 // loop tick of the first attempt, for retry_timeout
+	node          int   // -1: none picked, or reported done
 	conn          core.Connect
 	connectAt     time.Time // when the current attempt began (ewma only)
 	connectTime   time.Duration
@@ -95,7 +96,8 @@ type session struct {
 // next tries another node after err (nil on the first attempt).
 func (ss *session) next(err error) {
 	u := ss.up
-	if ss.attempts >= u.Tries {
+	if ss.attempts >= u.Tries || (ss.attempts > 0 && u.RetryTimeout > 0 &&
+		time.Duration(ss.loop.Timers().Ticks()-ss.firstAt)*core.WheelTick >= u.RetryTimeout) {
 		ss.fail(err)
 		return
 	}

@@ -65,6 +65,7 @@ type exchange struct {
 	up      *upConn
 	tries   int
 	tried   uint64
+	firstAt int64 // loop tick of the first attempt, for retry_timeout
 	// bal and node are the balancer and the node picked for the current
 	// attempt (node -1: none, or its outcome is reported); pickAt is when,
 	// for ewma. hkey is the chash key's scratch.
@@ -337,9 +338,12 @@ func (c *conn) setHost(node netip.AddrPort) {
 // an idle pooled one when there is one, else a new one.
 func (c *conn) connectUpstream(lastErr *cannedResponse) {
 	u := c.tgt.up
-	if c.tries >= u.Tries {
+	if c.tries >= u.Tries || (c.tries > 0 && c.retryExpired(u)) {
 		c.fail(lastErr)
 		return
+	}
+	if c.tries == 0 {
+		c.firstAt = c.loop.Timers().Ticks()
 	}
 	c.doneNode(outCancel) // the last attempt's outcome is reported already; never leak a count
 	var key []byte

@@ -23,10 +23,8 @@ type Options struct {
 	MaxRequests int
 	// Limits are the codec's limits for request heads.
 	Limits codec.Limits
-	// UpstreamIdle closes a pooled upstream connection unused this long.
-	UpstreamIdle time.Duration
-	// MaxIdlePerNode bounds a loop's pool of idle connections to one node.
-	MaxIdlePerNode int
+	// Upstream keep-alive pools follow each upstream's keepalive_pool
+	// (core.KeepalivePolicy), not these options.
 }
 
 // DefaultOptions are nginx-like defaults, with the head timeout of issue 4.
@@ -36,8 +34,6 @@ func DefaultOptions() Options {
 		KeepaliveTimeout: 60 * time.Second,
 		BodyTimeout:      60 * time.Second,
 		MaxRequests:      10000,
-		UpstreamIdle:     60 * time.Second,
-		MaxIdlePerNode:   64,
 	}
 }
 

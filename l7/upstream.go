@@ -22,16 +22,16 @@ const (
 
 // idlePool is one loop's idle keep-alive connections to one node, most
 // recently used last (LIFO keeps the warmest connection busy and lets the
-// others time out).
+// others time out). Its bound is the keepalive_pool size of the upstream a
+// returning connection served (core.KeepalivePolicy).
 type idlePool struct {
 	conns []*upConn
-	max   int
 }
 
 func (ls *loopState) pool(node netip.AddrPort) *idlePool {
 	p := ls.pools[node]
 	if p == nil {
-		p = &idlePool{max: 64}
+		p = &idlePool{}
 		ls.pools[node] = p
 	}
 	return p
@@ -81,6 +81,8 @@ type upConn struct {
 	active    int64
 	to        timeouts
 	reused    bool
+	served    int  // requests answered on this connection (keepalive_pool.requests)
+	timedOut  bool // the current attempt ended on the send or read timeout
 	sent      bool // a byte of the current request reached the node
 	reqDone   bool // the whole request reached the node
 	gotResp   bool // a byte of the response arrived
@@ -136,7 +138,7 @@ func (u *upConn) attach(c *conn) {
 func (u *upConn) startRequest() {
 	c := u.c
 	u.state = upSend
-	u.sent, u.reqDone, u.gotResp = false, false, false
+	u.sent, u.reqDone, u.gotResp, u.timedOut = false, false, false, false
 	u.to = c.tgt.to
 	u.resp.Reset()
 	u.resp.RequestMethod = c.req.MethodID()
@@ -191,7 +193,11 @@ func (u *upConn) OnTimer(*core.Timer) {
 			return
 		}
 		core.WarnOnce("l7-timeout-"+u.node.String(), "l7: upstream %s: timed out after %v", u.node, limit)
-		u.failed(&resp504, false)
+		// Like nginx's proxy_next_upstream timeout: another node may be
+		// tried while nothing of the answer came, if the request can be
+		// sent again (failed checks).
+		u.timedOut = true
+		u.failed(&resp504, !u.gotResp)
 	}
 }
 
@@ -406,10 +412,10 @@ func (u *upConn) ended(e syscall.Errno) {
 	if u.state == upBody {
 		c.state = stDone // a truncated answer: the client must see the close
 	}
-	// Nothing of the answer arrived on a connection that had served before:
-	// the node closed it while we were sending; safe to retry when the
-	// request can be sent again.
-	retry := u.reused && !u.gotResp && u.state != upBody
+	// Nothing of the answer arrived: another node (or, for a pooled
+	// connection the node had closed, the same one) may be tried when the
+	// request can be sent again (nginx's proxy_next_upstream error).
+	retry := !u.gotResp && u.state != upBody
 	u.failed(&resp502, retry)
 }
 
@@ -423,7 +429,10 @@ func (u *upConn) failed(r *cannedResponse, retry bool) {
 	}
 	c.up = nil
 	node := c.node // doneNode forgets it
-	if u.reused && retry && !u.gotResp {
+	// A pooled connection the node closed before answering is stale, not
+	// the node's fault; a timeout always is.
+	stale := u.reused && retry && !u.gotResp && !u.timedOut
+	if stale {
 		c.doneNode(outCancel) // a stale pooled connection is not the node's fault
 	} else {
 		c.doneNode(outFail)
@@ -442,7 +451,7 @@ func (u *upConn) failed(r *cannedResponse, retry bool) {
 	// Send it again: startRequest consumed the head, which is still in the
 	// buffer (nothing after it was consumed, or replayable said no).
 	c.start -= c.headLen
-	if u.reused {
+	if stale {
 		// A pooled connection the node had closed is not the node's fault:
 		// the same node may be tried again, on another connection. Bounded:
 		// only pooled connections get this second chance.
@@ -472,17 +481,21 @@ func (u *upConn) complete() {
 	c.up = nil
 	c.doneNode(outOK)
 	u.c = nil
-	if u.resp.KeepAlive() && u.reqDone && u.start == u.end && u.body.Kind() != codec.BodyUntilClose {
-		u.toPool()
+	u.served++
+	ka := &c.tgt.up.Keepalive
+	if u.resp.KeepAlive() && u.reqDone && u.start == u.end && u.body.Kind() != codec.BodyUntilClose && u.served < ka.Requests {
+		u.toPool(ka)
 	} else {
 		u.close()
 	}
 	c.finish()
 }
 
-func (u *upConn) toPool() {
+// toPool rests the connection in its node's pool, or closes it when the
+// pool already holds ka.Size.
+func (u *upConn) toPool(ka *core.KeepalivePolicy) {
 	p := u.ls.pool(u.node)
-	if len(p.conns) >= p.max {
+	if len(p.conns) >= ka.Size {
 		u.close()
 		return
 	}
@@ -493,7 +506,11 @@ func (u *upConn) toPool() {
 	}
 	u.start, u.end = 0, 0
 	p.conns = append(p.conns, u)
-	u.loop.Timers().Arm(&u.timer, 60*time.Second, u)
+	if ka.Idle > 0 {
+		u.loop.Timers().Arm(&u.timer, ka.Idle, u)
+	} else {
+		u.loop.Timers().Disarm(&u.timer)
+	}
 }
 
 // discard drops the connection, mid-exchange (the client went away).
