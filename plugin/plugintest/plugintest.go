@@ -38,13 +38,14 @@ func JSON(t testing.TB, s string) map[string]any {
 // Config is a build's input: the route's plugins (a JSON object of plugin
 // name to config), and optionally consumers, global rules and metadata.
 type Config struct {
-	Route     string            // {"key-auth": {}, ...}
-	Service   string            // the route's service's plugins
-	Global    []string          // global rules' plugins
-	Consumers map[string]string // username -> plugins
-	Groups    map[string]string // consumer group id -> plugins
-	GroupOf   map[string]string // username -> group id
-	Metadata  map[string]string // plugin name -> metadata
+	Route     string                       // {"key-auth": {}, ...}
+	Service   string                       // the route's service's plugins
+	Global    []string                     // global rules' plugins
+	Consumers map[string]string            // username -> plugins
+	Groups    map[string]string            // consumer group id -> plugins
+	GroupOf   map[string]string            // username -> group id
+	Labels    map[string]map[string]string // username -> labels
+	Metadata  map[string]string            // plugin name -> metadata
 }
 
 // Build compiles cfg into a route chain, or returns the build's error.
@@ -66,7 +67,7 @@ func Build(t testing.TB, reg *plugin.Registry, cfg Config) (*plugin.Chain, error
 	}
 	sortStrings(names)
 	for _, n := range names {
-		if err := b.AddConsumer(n, cfg.GroupOf[n], nil, JSON(t, cfg.Consumers[n])); err != nil {
+		if err := b.AddConsumer(n, cfg.GroupOf[n], cfg.Labels[n], JSON(t, cfg.Consumers[n])); err != nil {
 			return nil, err
 		}
 	}

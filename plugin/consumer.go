@@ -1,0 +1,88 @@
+package plugin
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// What APISIX's consumer.attach_consumer tells the upstream about the
+// requester.
+var (
+	hdrConsumerUsername = []byte("X-Consumer-Username")
+	hdrCredentialID     = []byte("X-Credential-Identifier")
+	hdrConsumerCustomID = []byte("X-Consumer-Custom-ID")
+)
+
+// AttachConsumer records cons as the requester, as APISIX's
+// attach_consumer does: it sets c.Consumer, and in the request the
+// upstream receives X-Consumer-Username to cons's name and
+// X-Consumer-Custom-ID to its labels.custom_id. A header with no value
+// (the custom id of a consumer without one; X-Credential-Identifier, as
+// sluice has no credential resources) is removed, so a client cannot
+// forge it. Authentication plugins call it once they identified cons.
+func (c *Ctx) AttachConsumer(cons *Consumer) {
+	c.Consumer = cons
+	if c.Edits == nil {
+		return
+	}
+	c.Edits.Set(hdrConsumerUsername, cons.name)
+	c.Edits.Del(hdrCredentialID)
+	if id, ok := cons.Labels["custom_id"]; ok {
+		c.Edits.Set(hdrConsumerCustomID, viewOf(id))
+	} else {
+		c.Edits.Del(hdrConsumerCustomID)
+	}
+}
+
+// Consumer returns the consumer named username in this build, nil when
+// there is none (an authentication plugin's anonymous_consumer).
+func (b *Build) Consumer(username string) *Consumer { return b.byName[username] }
+
+// Name is the consumer's username as bytes (the same storage every call).
+func (c *Consumer) Name() []byte { return c.name }
+
+// envPrefix and secretPrefix start APISIX's secret references, which
+// APISIX accepts in any string field of a consumer's credential.
+const (
+	envPrefix    = "$env://"
+	secretPrefix = "$secret://"
+)
+
+// Secret resolves a credential's string field the way APISIX resolves
+// secret references: "$env://NAME" is the environment variable NAME, and
+// "$env://NAME/key" the string under key in NAME's JSON object value; any
+// other value is itself. A variable that is not set is an error (APISIX
+// skips such a consumer; sluice rejects the config so the mistake is
+// seen). "$secret://" references need a secret manager, which sluice does
+// not have: an error too.
+func Secret(v string) (string, error) {
+	switch {
+	case hasPrefixFold(v, envPrefix):
+		name, key, sub := strings.Cut(v[len(envPrefix):], "/")
+		val, ok := os.LookupEnv(name)
+		if !ok || name == "" {
+			return "", fmt.Errorf("%s: environment variable %q is not set", v, name)
+		}
+		if !sub {
+			return val, nil
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(val), &m); err != nil {
+			return "", fmt.Errorf("%s: environment variable %q is not a JSON object: %v", v, name, err)
+		}
+		s, ok := m[key].(string)
+		if !ok {
+			return "", fmt.Errorf("%s: environment variable %q has no string %q", v, name, key)
+		}
+		return s, nil
+	case hasPrefixFold(v, secretPrefix):
+		return "", fmt.Errorf("%s: secret manager references are not supported (use $env:// or the value)", v)
+	}
+	return v, nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
