@@ -95,3 +95,17 @@ func (e *Edits) setLater(i int) bool {
 // Status returns the status SetStatus put in e (0 when none) and its
 // reason phrase.
 func (e *Edits) Status() (int, []byte) { return e.status, e.reason }
+
+// Has reports whether e sets or adds the named field (and no later Del
+// drops it).
+func (e *Edits) Has(name []byte) bool {
+	for i := len(e.ops) - 1; i >= 0; i-- {
+		if equalFoldBytes(e.ops[i].name, name) {
+			return e.ops[i].op != opDel
+		}
+	}
+	return false
+}
+
+// NewHost is the Host value SetHost put in e (nil when none).
+func (e *Edits) NewHost() []byte { return e.host }

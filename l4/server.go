@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/plugin"
 )
 
 // Server proxies TCP streams by the stream routes of the current snapshot.
@@ -73,6 +74,12 @@ func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
 	}
 	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, route: t.ID, node: -1, firstAt: l.Timers().Ticks()}
 	l.Conns.Add(1)
+	if ch, _ := t.Compiled.(*plugin.Chain); ch != nil && !ss.preread(ch, local, remote, t.ID) {
+		ss.logPlugins()
+		l.Close(fd)
+		l.Conns.Add(-1)
+		return
+	}
 	ss.next(nil)
 }
 
@@ -90,7 +97,8 @@ type session struct {
 	conn          core.Connect
 	connectAt     time.Time // when the current attempt began (ewma only)
 	connectTime   time.Duration
-	key           [48]byte // chash key scratch: the client address as text
+	key           [48]byte   // chash key scratch: the client address as text
+	plug          *streamCtx // nil when the route has no plugins
 }
 
 // next tries another node after err (nil on the first attempt).
@@ -161,6 +169,7 @@ func (ss *session) fail(err error) {
 	core.WarnOnce(fmt.Sprintf("l4-fail-%s", ss.route), "l4: stream route %s: no upstream node could be reached (last error: %v); closing the client (%s)", ss.route, err, ss.remote)
 	ss.loop.Close(ss.client)
 	ss.loop.Conns.Add(-1)
+	ss.logPlugins()
 }
 
 func (ss *session) done(r *core.Relay, err error) {
@@ -169,4 +178,5 @@ func (ss *session) done(r *core.Relay, err error) {
 		core.Debugf("l4: %s → %s ended: %v (%d bytes up, %d down)", ss.remote, ss.up.Addrs[ss.node], err, r.BytesUp(), r.BytesDown())
 	}
 	ss.report(false)
+	ss.logPlugins()
 }

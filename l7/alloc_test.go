@@ -9,6 +9,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/sluice-gateway/sluice/plugin"
 )
 
 // A keep-alive request and its response through the whole pipeline (parse,
@@ -25,6 +27,35 @@ func TestProxiedRequestAllocs(t *testing.T) {
 			proxiedAllocs(t, startProxy(t, routes, DefaultOptions()))
 		})
 	}
+}
+
+type nopPlugin struct{}
+
+var hdrNop = []byte("X-Nop")
+
+func (nopPlugin) Rewrite(c *plugin.Ctx) plugin.Result { return plugin.Continue }
+func (nopPlugin) Access(c *plugin.Ctx) plugin.Result {
+	c.Edits.Set(hdrNop, c.Itoa(int64(c.Loop)))
+	return plugin.Continue
+}
+func (nopPlugin) HeaderFilter(c *plugin.Ctx) {}
+func (nopPlugin) Log(c *plugin.Ctx)          {}
+
+// A route with plugins in every request phase, header_filter and log (a
+// global rule's among them) adds no allocation either.
+func TestProxiedRequestWithPluginsAllocs(t *testing.T) {
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello")
+	up := rawUpstream(t, resp)
+	var defs []plugin.Def
+	for i := range 4 {
+		defs = append(defs, plugin.Def{Name: fmt.Sprintf("nop%d", i), Priority: i + 1, New: func(*plugin.Build, []byte) (any, error) { return nopPlugin{}, nil }})
+	}
+	reg, err := plugin.NewRegistry(nil, defs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := fmt.Sprintf("global_rules: [{id: g, plugins: {nop3: {}}}]\nroutes:\n  - {id: all, uri: \"/*\", upstream: {nodes: {%q: 1}}, plugins: {nop0: {}, nop1: {}, nop2: {_meta: {filter: [[\"arg_id\", \"==\", \"7\"]]}}}}\n", up)
+	proxiedAllocs(t, startProxy(t, routes, DefaultOptions(), (&Plugins{Registry: reg}).Compile))
 }
 
 func proxiedAllocs(t *testing.T, p *proxy) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-gateway/sluice/codec"
 	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/route"
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,7 @@ const (
 	stHead               // reading a request head
 	stProxy              // an exchange with an upstream is in progress
 	stClose              // flushing a last answer, then closing
+	stPause              // a plugin paused the request; the timer resumes it
 	stDone
 )
 
@@ -87,6 +89,19 @@ type exchange struct {
 	edits codec.Edits
 	xff   []byte
 	host  []byte
+
+	// Plugins: the request's context, and the variables it reads. ups is
+	// the upstream in use (the route's, or one a plugin chose).
+	pc         plugin.Ctx
+	vars       plugin.RequestVars
+	ups        *core.UpstreamSet
+	plugged    bool // the route has a chain: pc is live
+	logged     bool
+	pluginHost bool // a plugin set Host: pass_host leaves it
+	bodyFilter bool // the response body goes through body filters
+	bodyEnded  bool
+	resp       []byte // a plugin's stop answer
+	fbuf       []byte // filtered body, framed
 }
 
 func (c *conn) attach() {
@@ -99,6 +114,8 @@ func (c *conn) attach() {
 	} else {
 		c.exchange = &exchange{node: -1}
 		c.req.Limits = c.srv.opts.Limits
+		c.vars.Req = &c.req
+		c.rreq.Vars = &c.vars
 	}
 }
 
@@ -108,8 +125,11 @@ func (c *conn) detach() {
 		return
 	}
 	c.doneNode(outCancel)
+	c.logPlugins()
 	c.exchange = nil
-	x.tgt, x.up, x.bal = nil, nil, nil
+	x.tgt, x.up, x.bal, x.ups = nil, nil, nil, nil
+	x.plugged, x.bodyFilter, x.bodyEnded, x.pluginHost = false, false, false, false
+	x.pc.Reset(nil)
 	x.out = nil
 	x.rreq.Method, x.rreq.Path, x.rreq.Host = nil, nil, nil
 	if len(c.ls.free) < 1024 {
@@ -155,6 +175,7 @@ func (c *conn) run() {
 			c.close()
 		}
 	}
+	// stPause: the client is not read until the plugin's delay is over.
 }
 
 // OnTimer enforces the deadline of the current state.
@@ -174,6 +195,9 @@ func (c *conn) OnTimer(*core.Timer) {
 		c.abort()
 	case stClose:
 		c.close()
+	case stPause:
+		c.state = stProxy
+		c.proceed()
 	}
 }
 
@@ -283,6 +307,7 @@ func (c *conn) begin() {
 	c.rreq.Path = c.req.Path()
 	c.rreq.Host = host
 	c.rreq.RemoteAddr = c.remote.Addr()
+	c.vars.Local, c.vars.Remote = c.local, c.remote
 	var rt *route.Route
 	if tbl != nil {
 		rt = tbl.router.Lookup(&c.rreq, &c.match)
@@ -294,13 +319,17 @@ func (c *conn) begin() {
 		return
 	}
 	c.tgt = rt.Value.(*target)
+	c.ups = c.tgt.up
 	c.closeAfter = !c.req.KeepAlive() || c.ls.draining || (c.srv.opts.MaxRequests > 0 && c.nreq >= c.srv.opts.MaxRequests)
 	c.respStarted = false
 	c.tries, c.tried = 0, 0
 	c.state = stProxy
 	c.loop.Timers().Disarm(&c.timer)
 	c.buildEdits()
-	c.connectUpstream(nil)
+	if c.tgt.chain != nil {
+		c.startPlugins()
+	}
+	c.proceed()
 }
 
 // buildEdits prepares what the proxy changes in the request head.
@@ -325,6 +354,9 @@ func (c *conn) buildEdits() {
 
 // setHost applies pass_host for the node about to be used.
 func (c *conn) setHost(node netip.AddrPort) {
+	if c.pluginHost {
+		return
+	}
 	switch c.tgt.passHost {
 	case passHostNode:
 		c.host = node.AppendTo(c.host[:0])
@@ -337,7 +369,7 @@ func (c *conn) setHost(node netip.AddrPort) {
 // connectUpstream picks a node and hands the request to a connection to it:
 // an idle pooled one when there is one, else a new one.
 func (c *conn) connectUpstream(lastErr *cannedResponse) {
-	u := c.tgt.up
+	u := c.ups
 	if c.tries >= u.Tries || (c.tries > 0 && c.retryExpired(u)) {
 		c.fail(lastErr)
 		return
@@ -365,6 +397,9 @@ func (c *conn) connectUpstream(lastErr *cannedResponse) {
 	}
 	node := u.Addrs[n]
 	c.setHost(node)
+	if c.plugged {
+		c.pc.Node = node
+	}
 	if up := c.ls.pool(node).get(); up != nil {
 		c.up = up
 		up.attach(c)
@@ -392,6 +427,19 @@ func (c *conn) fail(r *cannedResponse) {
 
 // answer sends a canned response; with close, the connection closes after.
 func (c *conn) answer(r *cannedResponse, close bool) {
+	if c.plugged && c.pc.Status == 0 {
+		c.pc.Status = r.status
+	}
+	b := r.keep
+	if close {
+		b = r.close
+	}
+	c.answerBytes(b, close)
+}
+
+// answerBytes sends a whole answer, b; with close, the connection closes
+// after.
+func (c *conn) answerBytes(b []byte, close bool) {
 	if c.up != nil {
 		c.up.discard()
 		c.up = nil
@@ -401,7 +449,7 @@ func (c *conn) answer(r *cannedResponse, close bool) {
 	if close {
 		c.state = stClose
 		c.start, c.end = 0, 0 // nothing more is read from this client
-		c.queue(r.close)
+		c.queue(b)
 		// The client may be slow to take the answer; don't wait forever.
 		c.loop.Timers().Arm(&c.timer, c.srv.opts.HeadTimeout, c)
 		if c.flush() {
@@ -410,7 +458,7 @@ func (c *conn) answer(r *cannedResponse, close bool) {
 		return
 	}
 	c.start += c.headLen
-	c.queue(r.keep)
+	c.queue(b)
 	c.state = stProxy // flush, then finish like any exchange
 	if c.flush() {
 		c.finish()
@@ -446,6 +494,9 @@ func (c *conn) flush() bool {
 			return false
 		}
 		c.out = core.Advance(c.out, n)
+		if c.exchange != nil && c.plugged {
+			c.pc.BytesOut += int64(n)
+		}
 	}
 	c.out = c.outStore[:0]
 	return true

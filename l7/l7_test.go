@@ -67,8 +67,9 @@ type proxy struct {
 	group *core.Group
 }
 
-// startProxy runs an in-process HTTP proxy with the given routes file.
-func startProxy(t testing.TB, routes string, opts Options) *proxy {
+// startProxy runs an in-process HTTP proxy with the given routes file,
+// compiled by hooks (default: Compile, no plugins).
+func startProxy(t testing.TB, routes string, opts Options, hooks ...func(*core.Snapshot) error) *proxy {
 	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("config: {provider: yaml}\nworkers: 1\nlisten: {http: [\"127.0.0.1:0\"]}\n"), 0o644)
@@ -81,7 +82,10 @@ func startProxy(t testing.TB, routes string, opts Options) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &core.Store{Compile: []func(*core.Snapshot) error{Compile}}
+	if len(hooks) == 0 {
+		hooks = append(hooks, Compile)
+	}
+	store := &core.Store{Compile: hooks}
 	if err := store.Publish(snap); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 // status line, with and without Connection: close.
 type cannedResponse struct {
 	keep, close []byte
+	status      int
 }
 
 func canned(status int, reason, msg string) cannedResponse {
@@ -18,8 +19,9 @@ func canned(status int, reason, msg string) cannedResponse {
 		"Content-Type: application/json\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
 	return cannedResponse{
-		keep:  []byte(head + "\r\n" + body),
-		close: []byte(head + "Connection: close\r\n\r\n" + body),
+		status: status,
+		keep:   []byte(head + "\r\n" + body),
+		close:  []byte(head + "Connection: close\r\n\r\n" + body),
 	}
 }
 

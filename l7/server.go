@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-gateway/sluice/codec"
 	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/route"
 )
 
@@ -70,6 +71,8 @@ type loopState struct {
 	// conns are the loop's client connections, for shutdown.
 	conns    map[*conn]struct{}
 	draining bool
+	// seq counts requests with plugins, to sample a share for cost metrics.
+	seq uint64
 }
 
 // NewServer listens on addrs on every loop of g; call before g.Start. The
@@ -116,9 +119,12 @@ type table struct {
 
 // target is what a route leads to.
 type target struct {
-	id string
-	up *core.UpstreamSet
-	ws bool
+	id        string
+	serviceID string
+	up        *core.UpstreamSet
+	ws        bool
+	// chain is the route's compiled plugins; nil when it runs none.
+	chain *plugin.Chain
 	// Resolved at compile time so a request does no conversions: the
 	// timeouts (the route's over the upstream's over the default), and how
 	// Host is sent (pass_host, with upstream_host's bytes for rewrite).
@@ -155,8 +161,8 @@ func resolveTimeouts(route *core.Timeouts, up core.Timeouts) timeouts {
 	}
 }
 
-func newTarget(r *core.Route, up *core.UpstreamSet) *target {
-	t := &target{id: r.ID, up: up, ws: r.EnableWS, to: resolveTimeouts(r.Timeout, up.Timeout)}
+func newTarget(r *core.Route, up *core.UpstreamSet, ws bool) *target {
+	t := &target{id: r.ID, serviceID: r.ServiceID, up: up, ws: ws, to: resolveTimeouts(r.Timeout, up.Timeout)}
 	switch up.PassHost {
 	case "node":
 		t.passHost = passHostNode
@@ -166,27 +172,38 @@ func newTarget(r *core.Route, up *core.UpstreamSet) *target {
 	return t
 }
 
-// Compile builds the HTTP router of snap; it is a core.Store compile hook,
-// so a route the router refuses rejects the whole snapshot.
-func Compile(snap *core.Snapshot) error {
+// Compile builds the HTTP router of snap, for a server without plugins:
+// a snapshot that configures any is refused.
+func Compile(snap *core.Snapshot) error { return (*Plugins)(nil).Compile(snap) }
+
+// Compile builds the HTTP router of snap with each route's plugin chain;
+// it is a core.Store compile hook, so a route the router or a plugin
+// refuses rejects the whole snapshot.
+func (p *Plugins) Compile(snap *core.Snapshot) error {
+	b, err := p.build(snap)
+	if err != nil {
+		return err
+	}
 	specs := make([]route.Spec, 0, len(snap.Routes))
 	for i := range snap.Routes {
 		r := &snap.Routes[i]
 		if r.Status != nil && *r.Status == 0 {
 			continue // disabled
 		}
-		up := snap.RouteUpstreams[r.ID]
-		if up == nil {
-			up = snap.Upstreams[r.UpstreamID]
-		}
+		up := snap.RouteUpstream(r)
 		if up == nil {
 			return fmt.Errorf("routes[%d] (%s): no upstream", i, r.ID)
 		}
+		t := newTarget(r, up, snap.RouteWebsocket(r))
+		if t.chain, err = routeChain(b, snap, r); err != nil {
+			return err // it names the resource ("routes/1: plugins.key-auth: ...")
+		}
+		host, hosts := snap.RouteHosts(r)
 		specs = append(specs, route.Spec{
-			ID: r.ID, URI: r.URI, URIs: r.URIs, Host: r.Host, Hosts: r.Hosts,
+			ID: r.ID, URI: r.URI, URIs: r.URIs, Host: host, Hosts: hosts,
 			Methods: r.Methods, RemoteAddr: r.RemoteAddr, RemoteAddrs: r.RemoteAddrs,
 			Vars: r.Vars, Priority: r.Priority,
-			Value: newTarget(r, up),
+			Value: t,
 		})
 	}
 	rt := route.New()

@@ -290,7 +290,11 @@ func (u *upConn) readResponse() {
 			}
 		}
 		if u.state == upBody {
-			if u.start < u.end {
+			if c.bodyFilter {
+				if !u.filterBody() {
+					return
+				}
+			} else if u.start < u.end {
 				k, err := u.body.Skip(u.in[u.start:u.end])
 				if err != nil && err != codec.ErrNeedMore {
 					core.WarnOnce("l7-badbody-"+u.node.String(), "l7: upstream %s: bad response body framing: %v", u.node, err)
@@ -353,9 +357,14 @@ func (u *upConn) onHead(n int) bool {
 		u.out = nil
 	}
 	var e *codec.Edits
+	if c.plugged {
+		e = c.filterHead(&u.resp) // may set closeAfter
+	}
 	if c.closeAfter {
-		e = &c.edits
-		e.Reset()
+		if e == nil {
+			e = &c.edits
+			e.Reset()
+		}
 		e.Set(hdrConnection, valClose)
 	}
 	c.queue(u.hw.Response(&u.resp, e)...)
@@ -482,7 +491,7 @@ func (u *upConn) complete() {
 	c.doneNode(outOK)
 	u.c = nil
 	u.served++
-	ka := &c.tgt.up.Keepalive
+	ka := &c.ups.Keepalive
 	if u.resp.KeepAlive() && u.reqDone && u.start == u.end && u.body.Kind() != codec.BodyUntilClose && u.served < ka.Requests {
 		u.toPool(ka)
 	} else {
@@ -569,7 +578,10 @@ func (u *upConn) tunnel() {
 	delete(c.ls.conns, c) // the relay owns both sockets now
 	c.up, u.c, u.fd = nil, nil, -1
 	loop := u.loop
-	opts := &c.tgt.up.Stream
+	opts := &c.ups.Stream
+	if c.plugged {
+		c.pc.Status = 101
+	}
 	c.doneNode(outOK)
 	c.detach()
 	if _, err := core.NewRelayWith(loop, cfd, ufd, opts, func(*core.Relay, error) { loop.Conns.Add(-1) }, toNode, toClient); err != nil {

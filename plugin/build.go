@@ -48,6 +48,12 @@ type Build struct {
 	keepKey   string
 	// Warn reports a plugin left out because this node does not enable it.
 	Warn func(owner, plugin string)
+	// Config and Loops are the node's, for plugins that compile upstreams
+	// of their own (traffic-split); Upstream finds the snapshot's upstream
+	// by id (nil when none). The server sets them.
+	Config   *core.Config
+	Loops    int
+	Upstream func(id string) *core.UpstreamSet
 }
 
 type group struct {

@@ -73,15 +73,15 @@ type Ctx struct {
 	// this request (the head included), as far as the server counts them.
 	BytesIn, BytesOut int64
 
-	chain  *Chain
-	stage  int
-	next   int
-	gen    uint32
-	cur    uint16
-	slots  []slot
-	arena  []byte
-	fDone  uint64
-	fPass  uint64
+	chain *Chain
+	stage int
+	next  int
+	gen   uint32
+	cur   uint16
+	slots []slot
+	arena []byte
+	fDone uint64
+	fPass uint64
 }
 
 type slot struct {

@@ -19,7 +19,7 @@ import (
 func writeHTTPConf(t *testing.T, port int, upstream string) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("listen: {http: [\"127.0.0.1:%d\"]}\nworkers: 1\nconfig: {provider: yaml, yaml_path: routes.yaml}\n", port)
+	cfg := fmt.Sprintf("listen: {http: [\"127.0.0.1:%d\"]}\nworkers: 1\nconfig: {provider: yaml, yaml_path: routes.yaml}\nadmin: {listen: \"127.0.0.1:0\"}\n", port)
 	routes := fmt.Sprintf("routes:\n  - {id: all, uri: \"/*\", upstream: {nodes: {%q: 1}, timeout: {read: 60, send: 60}}}\n", upstream)
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644)
 	os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(routes), 0o644)

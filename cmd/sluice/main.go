@@ -70,7 +70,16 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s: ok\n", *path)
 			return 0
 		}
-		if _, err := core.LoadResources(cfg, routes, cfg.WorkerCount()); err != nil {
+		_, hooks, err := compileHooks(cfg, cfg.WorkerCount())
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+		snap, err := core.LoadResources(cfg, routes, cfg.WorkerCount())
+		if err == nil {
+			err = (&core.Store{Compile: hooks}).Publish(snap)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "sluice: %v\n", err)
 			return 1
 		}
@@ -87,7 +96,11 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 func run(cfg *core.Config, routesPath string) error {
 	core.SetLogLevel(cfg.Log.Level)
 	workers := cfg.WorkerCount()
-	store := &core.Store{Compile: []func(*core.Snapshot) error{l7.Compile}}
+	_, hooks, err := compileHooks(cfg, workers)
+	if err != nil {
+		return err
+	}
+	store := &core.Store{Compile: hooks}
 	plane, err := startConfigPlane(cfg, routesPath, workers, store) // provider.go
 	if err != nil {
 		return err

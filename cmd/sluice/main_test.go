@@ -51,7 +51,7 @@ func freePort(t *testing.T) int {
 
 func writeConf(t *testing.T, dir string, port int, routes string, extra string) string {
 	t.Helper()
-	cfg := fmt.Sprintf("listen: {http: [], stream: {tcp: [\"127.0.0.1:%d\"]}}\nworkers: 1\nconfig: {provider: yaml, yaml_path: routes.yaml}\nshutdown_timeout: 5\n%s", port, extra)
+	cfg := fmt.Sprintf("listen: {http: [], stream: {tcp: [\"127.0.0.1:%d\"]}}\nworkers: 1\nconfig: {provider: yaml, yaml_path: routes.yaml}\nadmin: {listen: \"127.0.0.1:0\"}\nshutdown_timeout: 5\n%s", port, extra)
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644)
 	os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(routes), 0o644)
 	return filepath.Join(dir, "config.yaml")

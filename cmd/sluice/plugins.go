@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/l4"
+	"github.com/sluice-gateway/sluice/l7"
+	"github.com/sluice-gateway/sluice/plugin"
+)
+
+// builtins are the plugins this build has, in no particular order (the
+// registry orders them by priority). One line per plugin package.
+func builtins() []plugin.Def {
+	return []plugin.Def{}
+}
+
+// compileHooks makes the node's plugin registry (config.yaml `plugins` is
+// the enabled list; absent, every built-in is enabled) and the store's
+// compile hooks: the HTTP router with its plugin chains, and the stream
+// routes' chains.
+func compileHooks(cfg *core.Config, loops int) (*plugin.Registry, []func(*core.Snapshot) error, error) {
+	reg, err := plugin.NewRegistry(cfg.Plugins, builtins()...)
+	if err != nil {
+		return nil, nil, &core.ConfigError{File: cfg.Path, Key: "plugins", Reason: err.Error()}
+	}
+	web := &l7.Plugins{Registry: reg, Config: cfg, Loops: loops}
+	return reg, []func(*core.Snapshot) error{web.Compile, l4.CompilePlugins(reg)}, nil
+}
