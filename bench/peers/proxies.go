@@ -436,3 +436,74 @@ func FreePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// ---- the plugins suite ----
+
+// BenchAPIKey is the key-auth key the plugins suite's consumer has and its
+// load sends.
+const BenchAPIKey = "bench-key-0123456789"
+
+// PluginRowsDoc says what each row of the plugins suite runs.
+const PluginRowsDoc = "sluice: no plugins; sluice+plugins: key-auth (a consumer with the key), limit-count " +
+	"(count 1e9 per 60 s by remote_addr, so never rejecting) and prometheus on the route, metrics on their own listener; " +
+	"nginx: no checks; nginx+limits: the API key checked by a map and `if`, and limit_req (rate 1e6 r/s, burst 1e6, nodelay) — " +
+	"Debian's nginx has no Prometheus exporter, so it does less work than sluice+plugins"
+
+// PluginCatalogue is the plugins suite's rows.
+func PluginCatalogue() []*Proxy {
+	return []*Proxy{
+		{Name: "sluice", Check: checkSluice, StartL7: sluiceL7},
+		{Name: "sluice+plugins", Check: checkSluice, StartL7: sluicePluginsL7},
+		{Name: "nginx", Check: checkNginx, StartL7: nginxL7},
+		{Name: "nginx+limits", Check: checkNginx, StartL7: nginxLimitsL7},
+	}
+}
+
+func sluicePluginsL7(e *Env, dir string, rs []Route) (*Proc, error) {
+	if len(rs) != 1 {
+		return nil, errors.New("sluice l7: one route per instance")
+	}
+	free, err := FreePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	cfg := strings.Replace(sluiceConfig(rs[0].Port, free[0], nil), "plugins: []\n", "plugins: [key-auth, limit-count, prometheus]\n", 1)
+	cfg += fmt.Sprintf("plugin_attr:\n  prometheus:\n    export_addr: {ip: 127.0.0.1, port: %d}\n", free[1])
+	routes := fmt.Sprintf(`consumers:
+  - username: bench
+    plugins: {key-auth: {key: %q}}
+routes:
+  - id: x
+    uri: "/*"
+    upstream: %s
+    plugins:
+      key-auth: {}
+      limit-count: {count: 1000000000, time_window: 60, key: remote_addr, rejected_code: 503}
+      prometheus: {}
+`, BenchAPIKey, upstreamYAML(rs[0].Upstream))
+	return startSluice(e, dir, cfg, routes)
+}
+
+func nginxLimitsL7(e *Env, dir string, rs []Route) (*Proc, error) {
+	if len(rs) != 1 {
+		return nil, errors.New("nginx+limits: one route per instance")
+	}
+	head, err := nginxHead(dir, e.Nofile, false)
+	if err != nil {
+		return nil, err
+	}
+	conf := head + "http {\n" + nginxHTTPHead(dir) + fmt.Sprintf(`  map $http_apikey $key_ok { default 0; %q 1; }
+  limit_req_zone $binary_remote_addr zone=bench:10m rate=1000000r/s;
+  upstream u0 { server %s; keepalive 64; }
+  server {
+    listen 127.0.0.1:%d;
+    location / {
+      if ($key_ok = 0) { return 401; }
+      limit_req zone=bench burst=1000000 nodelay;
+      proxy_pass http://u0; proxy_http_version 1.1; proxy_set_header Connection "";
+    }
+  }
+}
+`, BenchAPIKey, rs[0].Upstream, rs[0].Port)
+	return startNginx("nginx", e.CPU, dir, conf)
+}

@@ -84,7 +84,7 @@ func (h *harness) startUpstream(name string, port int, argv ...string) (*peers.P
 func (h *harness) launchAll(l7 bool, direct map[string]int, ups map[string]string, metrics []peers.Metric, peerRows []string) ([]*target, *peers.Results, func()) {
 	pxs, skipped := h.proxies(l7)
 	rows := []string{"direct"}
-	for _, px := range peers.Catalogue() {
+	for _, px := range h.catalogue() {
 		if len(h.o.only) == 0 || h.o.only[px.Name] {
 			if (l7 && px.StartL7 != nil) || (!l7 && px.StartL4 != nil) {
 				rows = append(rows, px.Name)

@@ -135,14 +135,17 @@ func (h *harness) l7Origin(o l7Origin) {
 	res.WriteSummary(os.Stdout)
 }
 
-func (h *harness) wrk(port, conns int, d time.Duration) (peers.Wrk, error) {
+func (h *harness) wrk(port, conns int, d time.Duration, headers ...string) (peers.Wrk, error) {
 	secs := int(d.Round(time.Second) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
-	out, err := peers.Run(h.ctx, h.o.loadCPU, time.Duration(secs)*time.Second+30*time.Second,
-		"wrk", "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(secs)+"s", "--latency",
-		"http://127.0.0.1:"+strconv.Itoa(port)+"/")
+	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(secs) + "s", "--latency"}
+	for _, hd := range headers {
+		args = append(args, "-H", hd)
+	}
+	args = append(args, "http://127.0.0.1:"+strconv.Itoa(port)+"/")
+	out, err := peers.Run(h.ctx, h.o.loadCPU, time.Duration(secs)*time.Second+30*time.Second, append([]string{"wrk"}, args...)...)
 	if err != nil {
 		return peers.Wrk{}, err
 	}

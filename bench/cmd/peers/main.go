@@ -57,7 +57,7 @@ func main() {
 		redisN, idle, round int
 	)
 	flag.StringVar(&o.sluice, "sluice", "../bin/sluice", "path of the sluice binary (make build)")
-	flag.StringVar(&suite, "suite", "l4,mem,l7", "suites to run: l4 (iperf3, redis-benchmark), mem (idle connections, flood), l7 (wrk)")
+	flag.StringVar(&suite, "suite", "l4,mem,l7", "suites to run: l4 (iperf3, redis-benchmark), mem (idle connections, flood), l7 (wrk), plugins (wrk with and without key-auth + limit-count + prometheus)")
 	flag.StringVar(&only, "proxies", "", "comma-separated proxies to run (default all): sluice,nginx,haproxy,caddy,gnet,std")
 	flag.IntVar(&round, "rounds", 3, "rounds; each round runs every proxy once per benchmark, in turn")
 	flag.BoolVar(&quick, "quick", false, "smoke run: 1 round, short runs, 1,000 idle connections")
@@ -212,7 +212,7 @@ func run(o options) int {
 	for _, s := range []struct {
 		name string
 		run  func()
-	}{{"l4", h.l4}, {"mem", h.mem}, {"l7", h.l7}} {
+	}{{"l4", h.l4}, {"mem", h.mem}, {"l7", h.l7}, {"plugins", h.plugins}} {
 		if o.suites[s.name] && ctx.Err() == nil {
 			start := time.Now()
 			s.run()
@@ -227,6 +227,15 @@ type harness struct {
 	o   options
 	env *peers.Env
 	ctx context.Context
+	// cat is the proxies of the suite running (nil: peers.Catalogue).
+	cat []*peers.Proxy
+}
+
+func (h *harness) catalogue() []*peers.Proxy {
+	if h.cat != nil {
+		return h.cat
+	}
+	return peers.Catalogue()
 }
 
 // logf reports progress on stderr; the tables go to stdout.
@@ -238,7 +247,7 @@ func (h *harness) logf(format string, a ...any) {
 // and, for the rest, why not.
 func (h *harness) proxies(l7 bool) (ok []*peers.Proxy, skipped map[string]string) {
 	skipped = map[string]string{}
-	for _, px := range peers.Catalogue() {
+	for _, px := range h.catalogue() {
 		if len(h.o.only) > 0 && !h.o.only[px.Name] {
 			continue
 		}
