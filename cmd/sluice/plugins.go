@@ -5,12 +5,15 @@ import (
 	"github.com/sluice-gateway/sluice/l4"
 	"github.com/sluice-gateway/sluice/l7"
 	"github.com/sluice-gateway/sluice/plugin"
+	"github.com/sluice-gateway/sluice/plugin/limitcount"
 )
 
 // builtins are the plugins this build has, in no particular order (the
 // registry orders them by priority). One line per plugin package.
 func builtins() []plugin.Def {
-	return []plugin.Def{}
+	return []plugin.Def{
+		limitcount.Def,
+	}
 }
 
 // compileHooks makes the node's plugin registry (config.yaml `plugins` is
