@@ -33,7 +33,7 @@ func TestValidatorPointersAndUnsupported(t *testing.T) {
 		{"routes", `{"uri":"a","upstream_id":"u","methods":["FETCH"]}`, "/methods/0: value must be one of"},
 		{"ssls", `{}`, "ssls are not supported yet"},
 		{"services", `{"upstream_id":"u","hosts":["a.example"],"plugins":{"limit-count":{"count":1}}}`, ""},
-		{"services", `{"upstream_id":"u","upstream":{"nodes":{"a:1":1}}}`, "not"},
+		{"services", `{"upstream_id":"u","upstream":{"nodes":{"a:1":1}},"enable_websocket":"yes"}`, "/enable_websocket: got string, want boolean"},
 		{"services", `{"script":"local _M = {} return _M"}`, "/script: not supported yet: script (Lua)"},
 		{"consumers", `{"username":"jack","group_id":"g","plugins":{"key-auth":{"key":"k"}}}`, ""},
 		{"consumers", `{"plugins":{}}`, "missing property 'username'"},
