@@ -96,6 +96,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 func run(cfg *core.Config, routesPath string) error {
 	core.SetLogLevel(cfg.Log.Level)
 	workers := cfg.WorkerCount()
+	// Before any listener exists: a SIGHUP that arrives while starting must
+	// not kill the process (its default action), it is handled once serving.
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	_, hooks, err := compileHooks(cfg, workers)
 	if err != nil {
 		return err
@@ -123,8 +127,6 @@ func run(cfg *core.Config, routesPath string) error {
 	core.Infof("sluice %s: %d worker loops; http listeners %v; stream listeners %v; routes from %s (splice %s)",
 		version, workers, web.Addrs, stream.Addrs, plane.Source(), cfg.Stream.Splice)
 
-	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			plane.Reload()
