@@ -6,6 +6,7 @@ import (
 	"github.com/sluice-gateway/sluice/l7"
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
+	"github.com/sluice-gateway/sluice/plugin/iprestriction"
 )
 
 // builtins are the plugins this build has, in no particular order (the
@@ -13,6 +14,7 @@ import (
 func builtins() []plugin.Def {
 	return []plugin.Def{
 		limitcount.Def,
+		iprestriction.Def,
 	}
 }
 
