@@ -7,6 +7,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
+	"github.com/sluice-gateway/sluice/plugin/requestid"
 )
 
 // builtins are the plugins this build has, in no particular order (the
@@ -15,6 +16,7 @@ func builtins() []plugin.Def {
 	return []plugin.Def{
 		limitcount.Def,
 		iprestriction.Def,
+		requestid.Def,
 	}
 }
 
