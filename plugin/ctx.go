@@ -80,6 +80,7 @@ type Ctx struct {
 	cur   uint16
 	slots []slot
 	arena []byte
+	tmp   []byte
 	fDone uint64
 	fPass uint64
 }
