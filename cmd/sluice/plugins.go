@@ -5,8 +5,8 @@ import (
 	"github.com/sluice-gateway/sluice/l4"
 	"github.com/sluice-gateway/sluice/l7"
 	"github.com/sluice-gateway/sluice/plugin"
-	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
+	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/redirect"
 	"github.com/sluice-gateway/sluice/plugin/requestid"
 )
