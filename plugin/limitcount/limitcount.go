@@ -18,8 +18,6 @@ package limitcount
 import (
 	"fmt"
 	"math"
-	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -112,7 +110,7 @@ func newLimitCount(b *plugin.Build, data []byte) (any, error) {
 	if err := plugin.Decode(data, &conf); err != nil {
 		return nil, err
 	}
-	if err := unsupported(data, conf.Policy); err != nil {
+	if err := limiter.CheckPolicy(data); err != nil {
 		return nil, err
 	}
 	var has struct {
@@ -154,27 +152,6 @@ func newLimitCount(b *plugin.Build, data []byte) (any, error) {
 	}
 	l.group = g
 	return l, nil
-}
-
-// unsupported refuses what this build cannot do: counters shared through
-// Redis.
-func unsupported(data []byte, policy string) error {
-	if policy != "local" {
-		return fmt.Errorf("policy %q is not supported yet: sluice counts on the node itself (policy \"local\")", policy)
-	}
-	var fields map[string]any
-	_ = plugin.Decode(data, &fields)
-	var redis []string
-	for k := range fields {
-		if strings.HasPrefix(k, "redis_") {
-			redis = append(redis, k)
-		}
-	}
-	if len(redis) > 0 {
-		sort.Strings(redis)
-		return fmt.Errorf("%s: Redis settings are not supported yet (policy is \"local\")", strings.Join(redis, ", "))
-	}
-	return nil
 }
 
 // counters are the windows of every key of one instance or group.
