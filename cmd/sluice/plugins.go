@@ -7,6 +7,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
+	"github.com/sluice-gateway/sluice/plugin/limitreq"
 	"github.com/sluice-gateway/sluice/plugin/redirect"
 	"github.com/sluice-gateway/sluice/plugin/requestid"
 )
@@ -19,6 +20,7 @@ func builtins() []plugin.Def {
 		iprestriction.Def,
 		requestid.Def,
 		redirect.Def,
+		limitreq.Def,
 	}
 }
 
