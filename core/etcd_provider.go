@@ -221,7 +221,11 @@ func setID(v any, id string) error {
 	if *cur == "" {
 		*cur = id
 	} else if *cur != id {
-		return fmt.Errorf("id %q in the value differs from the key's %q", *cur, id)
+		field := "id"
+		if _, ok := v.(*Consumer); ok {
+			field = "username"
+		}
+		return fmt.Errorf("%s %q in the value differs from the key's %q", field, *cur, id)
 	}
 	return nil
 }
