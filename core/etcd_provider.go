@@ -230,6 +230,29 @@ func setID(v any, id string) error {
 	return nil
 }
 
+// StoredKV is one key as the provider last saw it in etcd.
+type StoredKV struct {
+	Value []byte
+	// Item is the decoded resource; nil when the key is not one sluice
+	// serves or its value was left out.
+	Item              *Item
+	Created, Modified int64
+}
+
+// Lookup returns key as the watch last saw it, and false when it was
+// absent then. What was written since may not be seen yet: the Admin API
+// uses this to avoid a read per write, and compares revisions when it
+// writes.
+func (p *EtcdProvider) Lookup(key string) (StoredKV, bool) {
+	p.mu.Lock()
+	e := p.items[key]
+	p.mu.Unlock()
+	if e == nil {
+		return StoredKV{}, false
+	}
+	return StoredKV{Value: e.raw, Item: e.item, Created: e.cr, Modified: e.mr}, true
+}
+
 func (p *EtcdProvider) count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

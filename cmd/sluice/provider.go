@@ -170,7 +170,11 @@ func (cp *configPlane) startAdmin(workers int) error {
 		}
 		allow = append(allow, p)
 	}
-	srv, err := admin.New(admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready, Compile: cp.hooks})
+	o := admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready, Compile: cp.hooks}
+	if cp.etcd != nil {
+		o.View = cp.etcd
+	}
+	srv, err := admin.New(o)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,7 +28,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func testConfig(t *testing.T) *core.Config {
+func testConfig(t testing.TB) *core.Config {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "config.yaml")
 	if err := writeFile(p, "listen: {http: [], stream: {tcp: [\"127.0.0.1:9100\"]}}\nconfig: {provider: etcd}\n"); err != nil {
@@ -40,7 +41,7 @@ func testConfig(t *testing.T) *core.Config {
 	return cfg
 }
 
-func startEtcd(t *testing.T, cfg *core.Config) *clientv3.Client {
+func startEtcd(t testing.TB, cfg *core.Config) *clientv3.Client {
 	t.Helper()
 	var m *core.EtcdMember
 	var err error
@@ -66,12 +67,12 @@ func startEtcd(t *testing.T, cfg *core.Config) *clientv3.Client {
 var testKeys = []core.AdminKey{{Name: "a", Key: "admin-key-0123456789", Role: "admin"}, {Name: "v", Key: "viewer-key-0123456789", Role: "viewer"}}
 
 type api struct {
-	t   *testing.T
+	t   testing.TB
 	url string
 	key string
 }
 
-func newAPI(t *testing.T, o Options) *api {
+func newAPI(t testing.TB, o Options) *api {
 	t.Helper()
 	s, err := New(o)
 	if err != nil {
@@ -117,9 +118,52 @@ func (a *api) expect(method, path, body string, status int, want string) map[str
 	return out
 }
 
+// The CRUD sequence runs without a view (every write reads first), with
+// the etcd provider's live view (one transaction per write), and with a
+// view that never moves past the start (every write against an existing
+// key finds it stale, and learns the truth from the transaction).
 func TestAdminCRUD(t *testing.T) {
-	cfg := testConfig(t)
-	a := newAPI(t, Options{Config: cfg, Client: startEtcd(t, cfg), Keys: testKeys})
+	for _, view := range []string{"none", "live", "frozen"} {
+		t.Run(view, func(t *testing.T) {
+			cfg := testConfig(t)
+			cli := startEtcd(t, cfg)
+			o := Options{Config: cfg, Client: cli, Keys: testKeys}
+			switch view {
+			case "live":
+				o.View = runProvider(t, cfg, cli)
+			case "frozen":
+				p := core.NewEtcdProvider(cfg, cli, &core.Store{}, 1, "")
+				if err := p.Load(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				o.View = p
+			}
+			testCRUD(t, newAPI(t, o))
+		})
+	}
+}
+
+// runProvider follows etcd as a node does, until the test ends.
+func runProvider(t testing.TB, cfg *core.Config, cli *clientv3.Client) *core.EtcdProvider {
+	t.Helper()
+	p := core.NewEtcdProvider(cfg, cli, &core.Store{}, 1, "")
+	if err := p.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return p
+}
+
+func testCRUD(t *testing.T, a *api) {
 
 	out := a.expect("PUT", "/apisix/admin/upstreams/u1", `{"type":"roundrobin","nodes":{"127.0.0.1:7001":1}}`, 201, `"key":"/sluice/upstreams/u1"`)
 	created := out["createdIndex"].(float64)
@@ -305,4 +349,57 @@ func TestAdminCompileHooks(t *testing.T) {
 	a := newAPI(t, Options{Config: cfg, Client: startEtcd(t, cfg), Keys: testKeys, Compile: []func(*core.Snapshot) error{hook}})
 	a.expect("PUT", "/apisix/admin/routes/r", `{"uri":"/refused","upstream":{"nodes":{"127.0.0.1:80":1}}}`, 400, "refused by the router")
 	a.expect("PUT", "/apisix/admin/routes/r", `{"uri":"/fine","upstream":{"nodes":{"127.0.0.1:80":1}}}`, 201, "")
+}
+
+// A view that is behind etcd never decides a write: what it says is
+// compared by revision in the write's transaction, and the truth comes
+// back from it.
+func TestAdminStaleView(t *testing.T) {
+	cfg := testConfig(t)
+	cli := startEtcd(t, cfg)
+	a := newAPI(t, Options{Config: cfg, Client: cli, Keys: testKeys})
+	a.expect("PUT", "/apisix/admin/upstreams/u1", `{"nodes":{"127.0.0.1:7001":1}}`, 201, "")
+	a.expect("PUT", "/apisix/admin/upstreams/u2", `{"nodes":{"127.0.0.1:7002":1}}`, 201, "")
+	out := a.expect("PUT", "/apisix/admin/routes/r1", `{"uri":"/a","upstream_id":"u1"}`, 201, "")
+	created := out["value"].(map[string]any)["create_time"]
+
+	// The view holds u1, u2 and r1 as they are now, and never moves.
+	view := core.NewEtcdProvider(cfg, cli, &core.Store{}, 1, "")
+	if err := view.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a = newAPI(t, Options{Config: cfg, Client: cli, Keys: testKeys, View: view})
+
+	// Behind the view's back: u1 changes, u2 goes, r1 is rewritten.
+	put := func(k, v string) {
+		if _, err := cli.Put(context.Background(), "/sluice/"+k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("upstreams/u1", `{"id":"u1","nodes":{"127.0.0.1:7003":1}}`)
+	if _, err := cli.Delete(context.Background(), "/sluice/upstreams/u2"); err != nil {
+		t.Fatal(err)
+	}
+	put("routes/r1", `{"id":"r1","uri":"/b","upstream_id":"u1","create_time":12345}`)
+
+	// A reference the view thinks is there is not: 400, nothing stored.
+	a.expect("PUT", "/apisix/admin/routes/r2", `{"uri":"/c","upstream_id":"u2"}`, 400, "failed to fetch upstream info by upstream id [u2]")
+	if resp, err := cli.Get(context.Background(), "/sluice/routes/r2"); err != nil || len(resp.Kvs) != 0 {
+		t.Fatalf("r2 stored with a missing upstream: %v %v", resp, err)
+	}
+	// A replace keeps the create_time of what it replaces now, not of
+	// what the view remembers.
+	out = a.expect("PUT", "/apisix/admin/routes/r1", `{"uri":"/d","upstream_id":"u1"}`, 200, `"uri":"/d"`)
+	if got := out["value"].(map[string]any)["create_time"]; got != float64(12345) {
+		t.Fatalf("create_time after a replace: %v (the view's was %v)", got, created)
+	}
+	// PATCH reads the view first; the stale value fails the compare and the
+	// patch is made again on the current one.
+	out = a.expect("PATCH", "/apisix/admin/routes/r1", `{"desc":"patched"}`, 200, `"desc":"patched"`)
+	if v := out["value"].(map[string]any); v["uri"] != "/d" {
+		t.Fatalf("patch applied to a stale value: %v", v)
+	}
+	// POST and a create of a key the view does not know.
+	a.expect("PUT", "/apisix/admin/upstreams/u2", `{"nodes":{"127.0.0.1:7002":1}}`, 201, "")
+	a.expect("PUT", "/apisix/admin/routes/r2", `{"uri":"/c","upstream_id":"u2"}`, 201, "")
 }

@@ -77,6 +77,13 @@ func (s *Server) indirect(refs map[string]*core.Item) error {
 			if refs[k] != nil {
 				continue
 			}
+			if s.o.View != nil { // as the node has it: no read
+				if kv, ok := s.o.View.Lookup(s.key(r.kind, r.id)); ok && kv.Item != nil {
+					refs[k] = kv.Item
+					queue = append(queue, kv.Item)
+					continue
+				}
+			}
 			resp, err := s.o.Client.Get(ctx, s.key(r.kind, r.id))
 			if err != nil {
 				return storeError(err)

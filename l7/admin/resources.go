@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
@@ -242,21 +244,18 @@ var (
 	errConflict = errors.New("admin: changed meanwhile")
 )
 
-// write validates obj as resource kind/id and stores it. The references it
-// makes are checked in the same transaction as the put, so a concurrent
-// DELETE of what it refers to cannot slip in between.
+// write validates obj as resource kind/id and stores it in one etcd
+// transaction that also checks, by mod revision, every resource it refers
+// to and (for a replace) the value it replaces: a concurrent DELETE of a
+// reference cannot slip in between, and a concurrent write to the same key
+// cannot lose its create_time to this one.
+//
+// What it refers to and the current value come from the node's view of
+// etcd (Options.View) when there is one, so a write is one round trip; a
+// view that is behind makes the transaction fail, and its Else branch
+// brings the current values for the next attempt. Without a view, or for a
+// reference the view has not seen, they are read first.
 func (s *Server) write(ctx context.Context, kind, id string, obj map[string]any, mode writeMode, rev int64) (int, any, error) {
-	for range 5 {
-		st, out, err := s.writeOnce(ctx, kind, id, obj, mode, rev)
-		if mode != writeAny || !errors.Is(err, errConflict) {
-			return st, out, err
-		}
-		// A reference or the key itself changed meanwhile: decide again.
-	}
-	return 0, nil, errorf(http.StatusConflict, "%s %s kept changing; try again", singular(kind), id)
-}
-
-func (s *Server) writeOnce(ctx context.Context, kind, id string, obj map[string]any, mode writeMode, rev int64) (int, any, error) {
 	obj[idKey(kind)] = id
 	delete(obj, "create_time")
 	delete(obj, "update_time")
@@ -272,84 +271,154 @@ func (s *Server) writeOnce(ctx context.Context, kind, id string, obj map[string]
 	if err != nil {
 		return 0, nil, errorf(http.StatusBadRequest, "invalid %s: %v", singular(kind), err)
 	}
-	// Fetch what it refers to and the current value (for create_time).
 	refs := refsOf(item)
-	ops := []clientv3.Op{clientv3.OpGet(key)}
-	for _, r := range refs {
-		ops = append(ops, clientv3.OpGet(s.key(r.kind, r.id)))
-	}
-	tr, err := s.o.Client.Txn(ctx).Then(ops...).Commit()
-	if err != nil {
-		return 0, nil, storeError(err)
-	}
-	var cur *mvccpb.KeyValue
-	if kvs := tr.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-		cur = kvs[0]
-	}
-	var cmps []clientv3.Cmp
-	ref := map[string]*core.Item{}
+	keys := make([]string, 1+len(refs))
+	keys[0] = key
 	for i, r := range refs {
-		kvs := tr.Responses[i+1].GetResponseRange().Kvs
-		if len(kvs) == 0 {
-			return 0, nil, errorf(http.StatusBadRequest, "failed to fetch %s info by %s id [%s]: no such %s", singular(r.kind), singular(r.kind), r.id, singular(r.kind))
+		keys[i+1] = s.key(r.kind, r.id)
+	}
+	// known holds each key's state as last learnt: from the view, a read,
+	// or a failed transaction's Else branch.
+	known := make([]stored, len(keys))
+	if s.o.View != nil {
+		for i, k := range keys {
+			known[i] = fromView(s.o.View, k)
 		}
-		it, err := core.DecodeItem(r.kind, string(kvs[0].Key), kvs[0].Value)
+	}
+	var compiled []int64 // the references' revisions the compile check passed with
+	for range 5 {
+		// A reference that looks absent is read before it is called missing:
+		// the view may not have seen it yet.
+		var unsure []int
+		for i := range keys {
+			if !known[i].sure && (i > 0 || s.o.View == nil) {
+				unsure = append(unsure, i)
+			}
+		}
+		if len(unsure) > 0 {
+			ops := make([]clientv3.Op, len(unsure))
+			for j, i := range unsure {
+				ops[j] = clientv3.OpGet(keys[i])
+			}
+			tr, err := s.o.Client.Txn(ctx).Then(ops...).Commit()
+			if err != nil {
+				return 0, nil, storeError(err)
+			}
+			for j, i := range unsure {
+				known[i] = fromRange(tr.Responses[j].GetResponseRange())
+			}
+		}
+		refItems := map[string]*core.Item{}
+		revs := make([]int64, len(refs))
+		for i, r := range refs {
+			st := known[i+1]
+			if !st.present {
+				return 0, nil, errorf(http.StatusBadRequest, "failed to fetch %s info by %s id [%s]: no such %s", singular(r.kind), singular(r.kind), r.id, singular(r.kind))
+			}
+			it := st.item
+			if it == nil {
+				v, err := core.DecodeItem(r.kind, keys[i+1], st.value)
+				if err != nil {
+					return 0, nil, errorf(http.StatusBadRequest, "%s %s is invalid in the store: %v", singular(r.kind), r.id, err)
+				}
+				it = &core.Item{Kind: r.kind, ID: r.id, Key: keys[i+1], Value: v}
+			}
+			refItems[r.kind+"/"+r.id] = it
+			revs[i] = st.mod
+		}
+		if compiled == nil || !slices.Equal(compiled, revs) {
+			if err := s.indirect(refItems); err != nil {
+				return 0, nil, err
+			}
+			if err := s.compile(kind, id, item, refItems); err != nil {
+				return 0, nil, err
+			}
+			compiled = revs
+		}
+		cur := known[0]
+		now := time.Now().Unix()
+		obj["update_time"] = now
+		obj["create_time"] = now
+		cmps := make([]clientv3.Cmp, 0, len(keys))
+		for i := range refs {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(keys[i+1]), "=", known[i+1].mod))
+		}
+		switch {
+		case mode == writeCreate:
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
+		case mode == writeUpdate:
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", rev))
+		case cur.present:
+			// Replace exactly the value whose create_time is kept, or
+			// start over.
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", cur.mod))
+		default:
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
+		}
+		if cur.present {
+			var old struct {
+				CreateTime *int64 `json:"create_time"`
+			}
+			if json.Unmarshal(cur.value, &old) == nil && old.CreateTime != nil {
+				obj["create_time"] = *old.CreateTime
+			}
+		}
+		if val, err = json.Marshal(obj); err != nil {
+			return 0, nil, errorf(http.StatusBadRequest, "%v", err)
+		}
+		elses := make([]clientv3.Op, len(keys))
+		for i, k := range keys {
+			elses[i] = clientv3.OpGet(k)
+		}
+		tr, err := s.o.Client.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(val)), clientv3.OpGet(key)).Else(elses...).Commit()
 		if err != nil {
-			return 0, nil, errorf(http.StatusBadRequest, "%s %s is invalid in the store: %v", singular(r.kind), r.id, err)
+			return 0, nil, storeError(err)
 		}
-		ref[r.kind+"/"+r.id] = &core.Item{Kind: r.kind, ID: r.id, Value: it}
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(string(kvs[0].Key)), "=", kvs[0].ModRevision))
-	}
-	if err := s.indirect(ref); err != nil {
-		return 0, nil, err
-	}
-	if err := s.compile(kind, id, item, ref); err != nil {
-		return 0, nil, err
-	}
-	now := time.Now().Unix()
-	obj["update_time"] = now
-	obj["create_time"] = now
-	switch mode {
-	case writeCreate:
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
-	case writeUpdate:
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", rev))
-	}
-	if cur != nil {
-		var old struct {
-			CreateTime *int64 `json:"create_time"`
+		if tr.Succeeded {
+			kv := tr.Responses[1].GetResponseRange().Kvs[0]
+			st := http.StatusOK
+			if kv.CreateRevision == kv.ModRevision {
+				st = http.StatusCreated
+			}
+			return st, toNode(kv), nil
 		}
-		if json.Unmarshal(cur.Value, &old) == nil && old.CreateTime != nil {
-			obj["create_time"] = *old.CreateTime
+		// Something differs from what was assumed: learn what is there now.
+		for i := range keys {
+			known[i] = fromRange(tr.Responses[i].GetResponseRange())
 		}
-		if mode == writeAny {
-			// Replace exactly what was read, or start over: a concurrent
-			// write must not lose its create_time to ours.
-			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", cur.ModRevision))
-		}
-	} else if mode == writeAny {
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
-	}
-	if val, err = json.Marshal(obj); err != nil {
-		return 0, nil, errorf(http.StatusBadRequest, "%v", err)
-	}
-	tr, err = s.o.Client.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(val)), clientv3.OpGet(key)).Commit()
-	if err != nil {
-		return 0, nil, storeError(err)
-	}
-	if !tr.Succeeded {
-		switch mode {
-		case writeCreate:
+		switch {
+		case mode == writeCreate && known[0].present:
 			return 0, nil, errExists
+		case mode == writeUpdate && known[0].mod != rev:
+			return 0, nil, errConflict
 		}
-		return 0, nil, errConflict
 	}
-	kv := tr.Responses[1].GetResponseRange().Kvs[0]
-	st := http.StatusOK
-	if cur == nil {
-		st = http.StatusCreated
+	return 0, nil, errorf(http.StatusConflict, "%s %s kept changing; try again", singular(kind), id)
+}
+
+// stored is a key's state as a write learnt it.
+type stored struct {
+	sure    bool // read from etcd (absent means absent), not only missing from the view
+	present bool
+	value   []byte
+	item    *core.Item // decoded by the view; nil: decode value
+	mod     int64
+}
+
+func fromView(v View, key string) stored {
+	kv, ok := v.Lookup(key)
+	if !ok {
+		return stored{}
 	}
-	return st, toNode(kv), nil
+	return stored{sure: true, present: true, value: kv.Value, item: kv.Item, mod: kv.Modified}
+}
+
+func fromRange(r *etcdserverpb.RangeResponse) stored {
+	if r == nil || len(r.Kvs) == 0 {
+		return stored{sure: true}
+	}
+	kv := r.Kvs[0]
+	return stored{sure: true, present: true, value: kv.Value, mod: kv.ModRevision}
 }
 
 type refKey struct{ kind, id string }
@@ -359,8 +428,9 @@ type refKey struct{ kind, id string }
 func (s *Server) compile(kind, id string, v any, refs map[string]*core.Item) error {
 	items := []*core.Item{{Kind: kind, ID: id, Created: 2, Value: v}}
 	for _, it := range refs {
-		it.Created = 1
-		items = append(items, it)
+		c := *it // it may be the view's: never change it
+		c.Created = 1
+		items = append(items, &c)
 	}
 	res, _ := core.Assemble(items)
 	snap, err := core.BuildSnapshot(s.o.Config, res, "request", s.o.Loops)
@@ -394,16 +464,26 @@ func (s *Server) patch(ctx context.Context, kind, id string, sub []string, body 
 	if err := decodeJSON(body, &patchDoc); err != nil {
 		return 0, nil, err
 	}
-	for range 5 {
-		resp, err := s.o.Client.Get(ctx, s.key(kind, id))
-		if err != nil {
-			return 0, nil, storeError(err)
+	for try := range 5 {
+		// The view first (a stale value fails the write's revision compare
+		// and costs a retry), then etcd itself.
+		var st stored
+		if s.o.View != nil && try == 0 {
+			st = fromView(s.o.View, s.key(kind, id))
 		}
-		if len(resp.Kvs) == 0 {
-			return 0, nil, errorf(http.StatusNotFound, "%s %s not found", singular(kind), id)
+		if !st.present {
+			resp, err := s.o.Client.Get(ctx, s.key(kind, id))
+			if err != nil {
+				return 0, nil, storeError(err)
+			}
+			if len(resp.Kvs) == 0 {
+				return 0, nil, errorf(http.StatusNotFound, "%s %s not found", singular(kind), id)
+			}
+			st = stored{present: true, value: resp.Kvs[0].Value, mod: resp.Kvs[0].ModRevision}
 		}
 		var cur any
-		if err := decodeJSON(resp.Kvs[0].Value, &cur); err != nil {
+		var err error
+		if err := decodeJSON(st.value, &cur); err != nil {
 			return 0, nil, errorf(http.StatusInternalServerError, "stored %s %s is not JSON", singular(kind), id)
 		}
 		var next any
@@ -421,9 +501,9 @@ func (s *Server) patch(ctx context.Context, kind, id string, sub []string, body 
 		if v, has := obj[idKey(kind)]; has && fmt.Sprint(v) != id {
 			return 0, nil, errorf(http.StatusBadRequest, "wrong %s %s: the patch sets %v, the path says %q", singular(kind), idKey(kind), v, id)
 		}
-		st, out, err := s.write(ctx, kind, id, obj, writeUpdate, resp.Kvs[0].ModRevision)
+		code, out, err := s.write(ctx, kind, id, obj, writeUpdate, st.mod)
 		if !errors.Is(err, errConflict) {
-			return st, out, err
+			return code, out, err
 		}
 	}
 	return 0, nil, errorf(http.StatusConflict, "%s %s kept changing; try again", singular(kind), id)

@@ -59,9 +59,21 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBody caps request bodies (DefaultMaxBody).
 	MaxBody int64
+	// View, when set, is this node's copy of what etcd holds (the etcd
+	// provider, kept current by its watch). Writes take the values they
+	// depend on from it and commit in one transaction that compares their
+	// revisions; without a view they read them first.
+	View View
 	// Compile are the store's compile hooks (core.Store.Compile): a write
 	// they would refuse is a 400, not a snapshot the data plane rejects.
 	Compile []func(*core.Snapshot) error
+}
+
+// View is a node's copy of the resources in etcd; *core.EtcdProvider is one.
+type View interface {
+	// Lookup returns a key as last seen, and false when it was absent
+	// then (it may have been written since).
+	Lookup(key string) (core.StoredKV, bool)
 }
 
 // Server answers the Admin API.
