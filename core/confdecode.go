@@ -44,6 +44,9 @@ func (e *ConfigError) Error() string {
 type decoder struct {
 	file  string
 	lines map[string]int
+	// reuse holds upstreams compiled by an earlier build from resources
+	// that have not changed since (snapshot.go, decoder.upstream).
+	reuse map[string]*UpstreamSet
 }
 
 // fieldDecoder lets a type decode itself (a field with several accepted shapes).

@@ -1,12 +1,14 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,11 +36,22 @@ type EtcdProvider struct {
 	// LoadCache starts from it when etcd cannot be reached.
 	cache string
 
-	mu    sync.Mutex // guards items and rev
+	mu    sync.Mutex // guards items, order, rev, dirty and all
 	items map[string]*etcdEntry
+	// order is items sorted by creation revision (then key), the order
+	// resources are built in; kept as changes arrive so a build never sorts.
+	order []*etcdEntry
 	rev   int64
+	// dirty holds the keys changed since the last published snapshot; all
+	// says everything was (re)read and nothing compiled can be reused.
+	dirty map[string]bool
+	all   bool
 	// buildMu serializes builds: each publishes a state newer than the last.
 	buildMu sync.Mutex
+	// last is the snapshot this provider published last, and rejected the
+	// keys a compile hook refused in it (guarded by buildMu).
+	last     *Snapshot
+	rejected map[string]bool
 	// kick wakes the builder. The watch only records changes; the builder
 	// takes all that arrived while it was busy, so a burst of writes costs a
 	// few rebuilds, not one per write, and a lone change waits for none.
@@ -51,6 +64,7 @@ type EtcdProvider struct {
 }
 
 type etcdEntry struct {
+	key  string
 	item *Item // nil: the value was rejected (logged) and is left out
 	raw  []byte
 	cr   int64
@@ -63,6 +77,7 @@ func NewEtcdProvider(cfg *Config, client *clientv3.Client, store *Store, loops i
 	return &EtcdProvider{
 		cfg: cfg, client: client, prefix: cfg.Etcd.Prefix + "/", store: store, loops: loops,
 		cache: cachePath, items: map[string]*etcdEntry{}, cacheKick: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+		dirty: map[string]bool{}, all: true,
 	}
 }
 
@@ -87,10 +102,7 @@ func (p *EtcdProvider) Load(ctx context.Context) error {
 	for _, kv := range resp.Kvs {
 		items[string(kv.Key)] = p.decode(string(kv.Key), kv.Value, kv.CreateRevision, kv.ModRevision)
 	}
-	p.mu.Lock()
-	p.items = items
-	p.rev = resp.Header.Revision
-	p.mu.Unlock()
+	p.replaceAll(items, resp.Header.Revision)
 	p.fromCache.Store(false)
 	if err := p.publish(); err != nil {
 		return err
@@ -174,14 +186,53 @@ func (p *EtcdProvider) watch(ctx context.Context) (full bool, err error) {
 func (p *EtcdProvider) apply(evs []*clientv3.Event) {
 	for _, ev := range evs {
 		k := string(ev.Kv.Key)
+		if old := p.items[k]; old != nil {
+			p.unplace(old)
+		}
 		if ev.Type == mvccpb.DELETE {
 			delete(p.items, k)
 		} else {
-			p.items[k] = p.decode(k, ev.Kv.Value, ev.Kv.CreateRevision, ev.Kv.ModRevision)
+			e := p.decode(k, ev.Kv.Value, ev.Kv.CreateRevision, ev.Kv.ModRevision)
+			p.items[k] = e
+			p.place(e)
 		}
+		p.dirty[k] = true
 		if ev.Kv.ModRevision > p.rev {
 			p.rev = ev.Kv.ModRevision
 		}
+	}
+}
+
+// replaceAll installs a full read: everything is new to the builder.
+func (p *EtcdProvider) replaceAll(items map[string]*etcdEntry, rev int64) {
+	order := make([]*etcdEntry, 0, len(items))
+	for _, e := range items {
+		order = append(order, e)
+	}
+	slices.SortFunc(order, cmpEntry)
+	p.mu.Lock()
+	p.items, p.order, p.rev = items, order, rev
+	p.dirty, p.all = map[string]bool{}, true
+	p.mu.Unlock()
+}
+
+func cmpEntry(a, b *etcdEntry) int {
+	if c := cmp.Compare(a.cr, b.cr); c != 0 {
+		return c
+	}
+	return strings.Compare(a.key, b.key)
+}
+
+// place inserts e into p.order: at the end for a new key (its creation
+// revision is the newest), in place for a replaced one.
+func (p *EtcdProvider) place(e *etcdEntry) {
+	i, _ := slices.BinarySearchFunc(p.order, e, cmpEntry)
+	p.order = slices.Insert(p.order, i, e)
+}
+
+func (p *EtcdProvider) unplace(e *etcdEntry) {
+	if i, ok := slices.BinarySearchFunc(p.order, e, cmpEntry); ok {
+		p.order = slices.Delete(p.order, i, i+1)
 	}
 }
 
@@ -189,7 +240,7 @@ func (p *EtcdProvider) apply(evs []*clientv3.Event) {
 // serves, or whose value is invalid, is logged and left out: the rest of the
 // config still applies.
 func (p *EtcdProvider) decode(key string, val []byte, cr, mr int64) *etcdEntry {
-	e := &etcdEntry{raw: val, cr: cr, mr: mr}
+	e := &etcdEntry{key: key, raw: val, cr: cr, mr: mr}
 	kind, id, ok := strings.Cut(strings.TrimPrefix(key, p.prefix), "/")
 	if !ok || id == "" || strings.Contains(id, "/") {
 		Debugf("etcd: %s is not a resource key; ignored", key)
@@ -274,33 +325,81 @@ func (p *EtcdProvider) builder(ctx context.Context) {
 }
 
 // publish builds the snapshot from what p.items holds now and publishes it.
+// Upstreams whose resources did not change since the last snapshot are
+// reused as they were compiled (balancer state included), and the compile
+// hooks are told what changed (Snapshot.Delta), so a change costs what it
+// touches plus one pass over the resources, not a compile of everything.
 func (p *EtcdProvider) publish() error {
 	p.buildMu.Lock()
 	defer p.buildMu.Unlock()
 	p.mu.Lock()
-	items := make([]*Item, 0, len(p.items))
-	for _, e := range p.items {
-		if e.item != nil {
-			items = append(items, e.item)
+	dirty, all := p.dirty, p.all || p.last == nil
+	p.dirty, p.all = map[string]bool{}, false
+	// A resource a hook refused stays out until it changes, or until
+	// something it may depend on does.
+	retry := all || anyKindBut(dirty, p.prefix, KindRoutes, KindStreamRoutes)
+	items := make([]*Item, 0, len(p.order))
+	for _, e := range p.order {
+		if e.item == nil || (!retry && p.rejected[e.key] && !dirty[e.key]) {
+			continue
 		}
+		items = append(items, e.item)
 	}
 	rev := p.rev
 	p.mu.Unlock()
+	published := false
+	defer func() {
+		if !published { // the next build must still see these as changed
+			p.mu.Lock()
+			for k := range dirty {
+				p.dirty[k] = true
+			}
+			p.all = p.all || all
+			p.mu.Unlock()
+		}
+	}()
+	var reuse map[string]*UpstreamSet
+	var delta *Delta
+	if !all {
+		reuse = reusable(p.last, dirty, p.prefix)
+		changed := make(map[string]bool, len(dirty)+len(p.rejected))
+		for k := range dirty {
+			changed[strings.TrimPrefix(k, p.prefix)] = true
+		}
+		if retry {
+			for k := range p.rejected {
+				changed[strings.TrimPrefix(k, p.prefix)] = true
+			}
+		}
+		delta = &Delta{Base: p.last, Changed: changed}
+	}
 	source := "etcd " + strings.TrimSuffix(p.prefix, "/")
-	snap, err := BuildTolerant(p.cfg, items, source, p.loops, func(it *Item, err error) {
-		Warnf("etcd: %s left out: %v", it.Key, reason(err))
+	snap, err := buildTolerant(p.cfg, items, source, p.loops, reuse, func(it *Item, err error) {
+		if all || dirty[it.Key] {
+			Warnf("etcd: %s left out: %v", it.Key, reason(err))
+		}
 	})
 	if err != nil {
 		return err
 	}
+	snap.Delta = delta
+	rejected := map[string]bool{}
 	if err := p.store.Publish(snap); err != nil {
 		// A compile hook (the L7 router) refused it. Leave out the items
-		// it refuses on their own, and try once more.
+		// it refuses on their own, and try once more, compiling it all.
 		kept := make([]*Item, 0, len(items))
+		// With only routes, stream routes and upstreams changed, what was
+		// accepted before and uses nothing that changed needs no check.
+		some := delta != nil && !anyKindBut(delta.Changed, "", KindRoutes, KindStreamRoutes, KindUpstreams)
 		p.mu.Lock()
 		for _, it := range items {
+			if some && !delta.Changed[strings.TrimPrefix(it.Key, p.prefix)] && !dependsOnChanged(it, delta.Changed) {
+				kept = append(kept, it) // accepted before, and nothing it uses changed
+				continue
+			}
 			if herr := CheckHooks(p.cfg, p.store.Compile, it, p.items, p.prefix, p.loops); herr != nil {
 				Warnf("etcd: %s left out: %v", it.Key, herr)
+				rejected[it.Key] = true
 				continue
 			}
 			kept = append(kept, it)
@@ -309,19 +408,75 @@ func (p *EtcdProvider) publish() error {
 		if len(kept) == len(items) {
 			return err
 		}
-		if snap, err = BuildTolerant(p.cfg, kept, source, p.loops, func(*Item, error) {}); err != nil {
+		if snap, err = buildTolerant(p.cfg, kept, source, p.loops, reuse, func(*Item, error) {}); err != nil {
 			return err
 		}
 		if err := p.store.Publish(snap); err != nil {
 			return err
 		}
 	}
+	if !retry { // still out, unchanged
+		for k := range p.rejected {
+			if !dirty[k] {
+				rejected[k] = true
+			}
+		}
+	}
+	published = true
+	p.last, p.rejected = snap, rejected
 	p.live.Store(rev)
 	select {
 	case p.cacheKick <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// anyKindBut says whether keys (full etcd keys) hold a resource of a kind
+// other than those given.
+func anyKindBut(keys map[string]bool, prefix string, kinds ...string) bool {
+	for k := range keys {
+		kind, _, _ := strings.Cut(strings.TrimPrefix(k, prefix), "/")
+		if !slices.Contains(kinds, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// dependsOnChanged says whether it refers to a resource in changed.
+func dependsOnChanged(it *Item, changed map[string]bool) bool {
+	for _, r := range References(it.Value) {
+		if changed[r.Kind+"/"+r.ID] {
+			return true
+		}
+	}
+	return false
+}
+
+// reusable lists what last compiled that can be used again: the upstreams,
+// and the routes' and services' inline upstreams, of resources not in dirty.
+func reusable(last *Snapshot, dirty map[string]bool, prefix string) map[string]*UpstreamSet {
+	if last == nil {
+		return nil
+	}
+	m := make(map[string]*UpstreamSet, len(last.Upstreams)+len(last.RouteUpstreams))
+	for id, us := range last.Upstreams {
+		if k := KindUpstreams + "/" + id; !dirty[prefix+k] {
+			m[k] = us
+		}
+	}
+	for id, us := range last.RouteUpstreams {
+		if k := KindRoutes + "/" + id; !dirty[prefix+k] {
+			m[k] = us
+		}
+	}
+	for id, us := range last.ServiceUpstreams {
+		if k := KindServices + "/" + id; !dirty[prefix+k] {
+			m[k] = us
+		}
+	}
+	return m
 }
 
 func reason(err error) string {
@@ -416,10 +571,7 @@ func (p *EtcdProvider) LoadCache() (rev int64, saved time.Time, err error) {
 	for _, kv := range cf.KVs {
 		items[kv.Key] = p.decode(kv.Key, kv.Value, kv.Created, kv.Modified)
 	}
-	p.mu.Lock()
-	p.items = items
-	p.rev = cf.Revision
-	p.mu.Unlock()
+	p.replaceAll(items, cf.Revision)
 	p.fromCache.Store(true)
 	if err := p.publish(); err != nil {
 		return 0, time.Time{}, err

@@ -247,4 +247,26 @@ func TestEtcdProviderHookRejects(t *testing.T) {
 	if len(s.Routes) != 1 || s.Routes[0].ID != "good" || streamTarget(&store, 9100) != "s->127.0.0.1:7001" {
 		t.Fatalf("routes %+v, stream %q", s.Routes, streamTarget(&store, 9100))
 	}
+
+	// By watch: a refused route stays out through later changes, and comes
+	// in once it is fixed.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	ids := func() string {
+		var ids []string
+		for _, r := range store.Load().Routes {
+			ids = append(ids, r.ID)
+		}
+		return strings.Join(ids, ",")
+	}
+	put(t, cli, "/sluice/routes/bad2", `{"uri":"/refused","upstream_id":"u"}`)
+	put(t, cli, "/sluice/routes/good2", `{"uri":"/ok2","upstream_id":"u"}`)
+	waitFor(t, "good2 in, bad2 out", func() bool { return ids() == "good,good2" })
+	put(t, cli, "/sluice/upstreams/u", `{"nodes":{"127.0.0.1:7002":1}}`) // what they use changes
+	put(t, cli, "/sluice/routes/good3", `{"uri":"/ok3","upstream_id":"u"}`)
+	waitFor(t, "good3 in", func() bool { return ids() == "good,good2,good3" })
+	put(t, cli, "/sluice/routes/bad", `{"uri":"/fixed","upstream_id":"u"}`)
+	waitFor(t, "bad in once fixed", func() bool { return ids() == "bad,good,good2,good3" })
 }

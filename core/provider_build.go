@@ -106,24 +106,45 @@ func hasAny(data []byte, words []string) bool {
 
 // Assemble orders items into Resources: each kind by creation revision, then
 // id, which is the etcd provider's counterpart of "file order". refs maps
-// each resource back to its item, for errors.
-func Assemble(items []*Item) (res *Resources, refs map[string]*Item) {
-	sorted := append([]*Item(nil), items...)
-	sort.Slice(sorted, func(i, j int) bool {
-		a, b := sorted[i], sorted[j]
+// each resource back to its item, for errors: refs["routes"][3] is the
+// item of res.Routes[3].
+func Assemble(items []*Item) (res *Resources, refs map[string][]*Item) {
+	less := func(a, b *Item) bool {
 		if a.Created != b.Created {
 			return a.Created < b.Created
 		}
 		return a.ID < b.ID
-	})
+	}
+	sorted := items
+	// The etcd provider keeps its items in this order already.
+	if !sort.SliceIsSorted(items, func(i, j int) bool { return less(items[i], items[j]) }) {
+		sorted = append([]*Item(nil), items...)
+		sort.Slice(sorted, func(i, j int) bool { return less(sorted[i], sorted[j]) })
+	}
 	res = &Resources{}
-	refs = make(map[string]*Item, len(items))
+	var n [3]int
+	for _, it := range sorted {
+		switch it.Value.(type) {
+		case *Route:
+			n[0]++
+		case *Upstream:
+			n[1]++
+		case *StreamRoute:
+			n[2]++
+		}
+	}
+	res.Routes = make([]Route, 0, n[0])
+	res.Upstreams = make([]Upstream, 0, n[1])
+	res.StreamRoutes = make([]StreamRoute, 0, n[2])
+	refs = map[string][]*Item{}
 	for _, it := range sorted {
 		kind, idx := appendResource(res, it.Value)
 		if idx < 0 {
 			continue
 		}
-		refs[kind+"["+strconv.Itoa(idx)+"]"] = it
+		if kr := refs[kind]; len(kr) == idx {
+			refs[kind] = append(kr, it)
+		}
 	}
 	return res, refs
 }
@@ -141,10 +162,15 @@ func BuildSnapshot(cfg *Config, res *Resources, source string, loops int) (*Snap
 // bad key never stops every later change from applying. Each left-out item
 // is reported through skip.
 func BuildTolerant(cfg *Config, items []*Item, source string, loops int, skip func(*Item, error)) (*Snapshot, error) {
+	return buildTolerant(cfg, items, source, loops, nil, skip)
+}
+
+// buildTolerant is BuildTolerant reusing compiled upstreams (decoder.reuse).
+func buildTolerant(cfg *Config, items []*Item, source string, loops int, reuse map[string]*UpstreamSet, skip func(*Item, error)) (*Snapshot, error) {
 	live := items
 	for range len(items) + 1 {
 		res, refs := Assemble(live)
-		snap, err := BuildSnapshot(cfg, res, source, loops)
+		snap, err := build(cfg, res, &decoder{file: source, lines: map[string]int{}, reuse: reuse}, loops)
 		if err == nil {
 			return snap, nil
 		}
@@ -165,14 +191,19 @@ func BuildTolerant(cfg *Config, items []*Item, source string, loops int, skip fu
 }
 
 // culprit finds the item a build error points at ("stream_routes[3].upstream_id").
-func culprit(err error, refs map[string]*Item) *Item {
+func culprit(err error, refs map[string][]*Item) *Item {
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
 		return nil
 	}
-	key := ce.Key
-	if i := strings.IndexByte(key, ']'); i > 0 {
-		return refs[key[:i+1]]
+	kind, rest, ok := strings.Cut(ce.Key, "[")
+	if !ok {
+		return nil
 	}
-	return nil
+	idx, _, ok := strings.Cut(rest, "]")
+	i, err := strconv.Atoi(idx)
+	if !ok || err != nil || i < 0 || i >= len(refs[kind]) {
+		return nil
+	}
+	return refs[kind][i]
 }

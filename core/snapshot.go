@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,20 @@ type Snapshot struct {
 	PluginMetadata   map[string]map[string]any // by plugin name
 	// Plugins is the compiled plugin state, set by a Store.Compile hook.
 	Plugins any
+	// Delta says, while the compile hooks run, what changed since the
+	// snapshot published before this one (nil: not known, compile it all).
+	Delta *Delta
+}
+
+// Delta is how a snapshot differs from Base, the one published before it by
+// the same provider. A compile hook may update what it compiled for Base
+// for the resources named in Changed alone. Store.Publish drops it once the
+// hooks have run, so snapshots never hold on to their predecessors.
+type Delta struct {
+	Base *Snapshot
+	// Changed holds "kind/id" of every resource added, replaced or removed
+	// since Base.
+	Changed map[string]bool
 }
 
 // StreamTarget is a compiled stream route.
@@ -119,14 +134,14 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 	}
 	for i := range res.Upstreams {
 		u := &res.Upstreams[i]
-		p := fmt.Sprintf("upstreams[%d]", i)
+		p := "upstreams[" + strconv.Itoa(i) + "]"
 		if u.ID == "" {
 			return nil, d.errf(p+".id", nil, "required")
 		}
 		if _, dup := s.Upstreams[u.ID]; dup {
 			return nil, d.errf(p+".id", nil, "duplicate id %q", u.ID)
 		}
-		us, err := compileUpstream(cfg, d, p, u, loops)
+		us, err := d.upstream(cfg, p, KindUpstreams+"/"+u.ID, u, loops)
 		if err != nil {
 			return nil, err
 		}
@@ -140,10 +155,10 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 		ap, _ := ParseAddr(a)
 		ports[ap.Port()] = true
 	}
-	ids := map[string]bool{}
+	ids := make(map[string]bool, len(res.StreamRoutes))
 	for i := range res.StreamRoutes {
 		r := &res.StreamRoutes[i]
-		p := fmt.Sprintf("stream_routes[%d]", i)
+		p := "stream_routes[" + strconv.Itoa(i) + "]"
 		if r.ID == "" {
 			return nil, d.errf(p+".id", nil, "required")
 		}
@@ -198,10 +213,10 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 		port := uint16(r.ServerPort)
 		s.stream[port] = append(s.stream[port], t)
 	}
-	ids = map[string]bool{}
+	ids = make(map[string]bool, len(res.Routes))
 	for i := range res.Routes {
 		r := &res.Routes[i]
-		p := fmt.Sprintf("routes[%d]", i)
+		p := "routes[" + strconv.Itoa(i) + "]"
 		if r.ID == "" {
 			return nil, d.errf(p+".id", nil, "required")
 		}
@@ -219,7 +234,7 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 			return nil, err
 		}
 		if r.Upstream != nil {
-			us, err := compileUpstream(cfg, d, p+".upstream", r.Upstream, loops)
+			us, err := d.upstream(cfg, p+".upstream", KindRoutes+"/"+r.ID, r.Upstream, loops)
 			if err != nil {
 				return nil, err
 			}
@@ -255,6 +270,16 @@ func orDefault(s, def string) string {
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// upstream compiles u, or takes the set compiled from the same, unchanged
+// resource by an earlier build (d.reuse, by the "kind/id" of the resource
+// u belongs to): its balancer state carries over.
+func (d *decoder) upstream(cfg *Config, p, owner string, u *Upstream, loops int) (*UpstreamSet, error) {
+	if us := d.reuse[owner]; us != nil {
+		return us, nil
+	}
+	return compileUpstream(cfg, d, p, u, loops)
+}
 
 func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) (*UpstreamSet, error) {
 	var kind BalanceKind
@@ -409,6 +434,7 @@ func (s *Store) Load() *Snapshot { return s.cur.Load() }
 func (s *Store) Publish(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { snap.Delta = nil }()
 	for _, c := range s.Compile {
 		if err := c(snap); err != nil {
 			return err

@@ -26,7 +26,7 @@ func (s *Snapshot) buildPluginResources(cfg *Config, res *Resources, d *decoder,
 		case v.Upstream != nil && v.UpstreamID != "":
 			return d.errf(p, nil, "set upstream or upstream_id, not both")
 		case v.Upstream != nil:
-			us, err := compileUpstream(cfg, d, p+".upstream", v.Upstream, loops)
+			us, err := d.upstream(cfg, p+".upstream", KindServices+"/"+v.ID, v.Upstream, loops)
 			if err != nil {
 				return err
 			}

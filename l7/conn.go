@@ -310,7 +310,7 @@ func (c *conn) begin() {
 	c.vars.Local, c.vars.Remote = c.local, c.remote
 	var rt *route.Route
 	if tbl != nil {
-		rt = tbl.router.Lookup(&c.rreq, &c.match)
+		rt = tbl.t.Lookup(&c.rreq, &c.match)
 	}
 	c.reqBody.Reset(c.req.Framing(), c.srv.opts.Limits)
 	if rt == nil {

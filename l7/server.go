@@ -112,9 +112,17 @@ func (s *Server) StopAccepting() {
 	})
 }
 
-// table is a snapshot's compiled HTTP routing.
+// table is a snapshot's compiled HTTP routing: t, the router's version
+// for this snapshot (compile_delta.go updates the router for the next).
 type table struct {
 	router *route.Router
+	t      *route.Table
+	// build compiled the plugin chains (nil: no plugin registry); plugins
+	// says whether any chain, global rules included, runs a plugin; deltas
+	// counts the updates since the router was built whole.
+	build   *plugin.Build
+	plugins bool
+	deltas  int
 }
 
 // target is what a route leads to.
@@ -178,40 +186,61 @@ func Compile(snap *core.Snapshot) error { return (*Plugins)(nil).Compile(snap) }
 
 // Compile builds the HTTP router of snap with each route's plugin chain;
 // it is a core.Store compile hook, so a route the router or a plugin
-// refuses rejects the whole snapshot.
+// refuses rejects the whole snapshot. With snap.Delta, it updates the
+// previous snapshot's router for the routes that changed (compileDelta)
+// instead of building it again.
 func (p *Plugins) Compile(snap *core.Snapshot) error {
+	if done, err := p.compileDelta(snap); done {
+		return err
+	}
 	b, err := p.build(snap)
 	if err != nil {
 		return err
 	}
 	specs := make([]route.Spec, 0, len(snap.Routes))
+	plugins := false
 	for i := range snap.Routes {
 		r := &snap.Routes[i]
-		if r.Status != nil && *r.Status == 0 {
-			continue // disabled
+		if disabled(r) {
+			continue
 		}
-		up := snap.RouteUpstream(r)
-		if up == nil {
-			return fmt.Errorf("routes[%d] (%s): no upstream", i, r.ID)
+		spec, err := routeSpec(b, snap, i)
+		if err != nil {
+			return err
 		}
-		t := newTarget(r, up, snap.RouteWebsocket(r))
-		if t.chain, err = routeChain(b, snap, r); err != nil {
-			return err // it names the resource ("routes/1: plugins.key-auth: ...")
-		}
-		host, hosts := snap.RouteHosts(r)
-		specs = append(specs, route.Spec{
-			ID: r.ID, URI: r.URI, URIs: r.URIs, Host: host, Hosts: hosts,
-			Methods: r.Methods, RemoteAddr: r.RemoteAddr, RemoteAddrs: r.RemoteAddrs,
-			Vars: r.Vars, Priority: r.Priority,
-			Value: t,
-		})
+		plugins = plugins || spec.Value.(*target).chain != nil
+		specs = append(specs, spec)
 	}
 	rt := route.New()
 	if err := rt.Build(specs); err != nil {
 		return fmt.Errorf("routes: %w", err)
 	}
-	snap.HTTP = &table{router: rt}
+	snap.HTTP = &table{router: rt, t: rt.Table(), build: b, plugins: plugins}
 	return nil
+}
+
+func disabled(r *core.Route) bool { return r.Status != nil && *r.Status == 0 }
+
+// routeSpec is what the router gets for snap.Routes[i]: its target, with
+// its plugin chain compiled by b.
+func routeSpec(b *plugin.Build, snap *core.Snapshot, i int) (route.Spec, error) {
+	r := &snap.Routes[i]
+	up := snap.RouteUpstream(r)
+	if up == nil {
+		return route.Spec{}, fmt.Errorf("routes[%d] (%s): no upstream", i, r.ID)
+	}
+	t := newTarget(r, up, snap.RouteWebsocket(r))
+	var err error
+	if t.chain, err = routeChain(b, snap, r); err != nil {
+		return route.Spec{}, err // it names the resource ("routes/1: plugins.key-auth: ...")
+	}
+	host, hosts := snap.RouteHosts(r)
+	return route.Spec{
+		ID: r.ID, URI: r.URI, URIs: r.URIs, Host: host, Hosts: hosts,
+		Methods: r.Methods, RemoteAddr: r.RemoteAddr, RemoteAddrs: r.RemoteAddrs,
+		Vars: r.Vars, Priority: r.Priority,
+		Value: t,
+	}, nil
 }
 
 func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
