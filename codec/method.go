@@ -57,3 +57,7 @@ func lookupMethod(m []byte) Method {
 	}
 	return MethodOther
 }
+
+// MethodOf identifies a method's bytes ("GET"); MethodOther for any
+// method without an ID.
+func MethodOf(m []byte) Method { return lookupMethod(m) }

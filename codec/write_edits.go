@@ -21,6 +21,7 @@ type Edits struct {
 	_      noCopy
 	ops    []edit
 	target []byte
+	method []byte
 	host   []byte
 	reason []byte
 	status int
@@ -34,7 +35,7 @@ type Edits struct {
 // Reset empties the edit list.
 func (e *Edits) Reset() {
 	e.ops = e.ops[:0]
-	e.target, e.host, e.reason = nil, nil, nil
+	e.target, e.host, e.reason, e.method = nil, nil, nil, nil
 	e.status = 0
 	e.Tunnel = false
 }
@@ -54,6 +55,12 @@ func (e *Edits) Del(name []byte) { e.ops = append(e.ops, edit{opDel, name, nil})
 // SetTarget replaces the request-target (say, a rewritten path with its
 // query). The writer sends it as given.
 func (e *Edits) SetTarget(target []byte) { e.target = target }
+
+// SetMethod replaces the request method (a proxy-rewrite).
+func (e *Edits) SetMethod(method []byte) { e.method = method }
+
+// NewMethod is the method SetMethod put in e (nil when none).
+func (e *Edits) NewMethod() []byte { return e.method }
 
 // SetHost replaces the Host field's value, in place when there is one.
 func (e *Edits) SetHost(host []byte) { e.host = host }

@@ -49,10 +49,14 @@ func (w *HeadWriter) Request(r *Request, e *Edits) [][]byte {
 	if host == nil && absolute {
 		host = r.authority.of(r.buf)
 	}
-	if (e == nil || e.target == nil) && !absolute {
+	if (e == nil || e.target == nil && e.method == nil) && !absolute {
 		w.orig(r.lineStart, r.fieldsStart)
 	} else {
-		w.lit(r.method.of(r.buf))
+		if e != nil && e.method != nil {
+			w.lit(e.method)
+		} else {
+			w.lit(r.method.of(r.buf))
+		}
 		w.lit(bSP)
 		switch {
 		case e != nil && e.target != nil:

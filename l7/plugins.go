@@ -232,6 +232,12 @@ func (c *conn) filterHead(resp *codec.Response) *codec.Edits {
 	pc := &c.pc
 	pc.Resp, pc.Status = resp, resp.Status()
 	pc.UpstreamDone = time.Now()
+	if c.req.MethodID() != codec.MethodHead && c.sentMethod() == codec.MethodHead {
+		// A request a plugin turned into a HEAD: the client asked for a
+		// body and gets an empty one, not the length a GET would have had.
+		pc.RespEdits.Del(hdrTransferEncoding)
+		pc.RespEdits.Set(hdrContentLength, valZero)
+	}
 	pc.HeaderFilter()
 	c.bodyFilter = pc.HasBodyFilter() && resp.Framing().Kind != codec.BodyNone
 	if c.bodyFilter {
@@ -306,4 +312,5 @@ var (
 	hdrContentLength    = []byte("Content-Length")
 	hdrTransferEncoding = []byte("Transfer-Encoding")
 	valChunked          = []byte("chunked")
+	valZero             = []byte("0")
 )

@@ -141,7 +141,7 @@ func (u *upConn) startRequest() {
 	u.sent, u.reqDone, u.gotResp, u.timedOut = false, false, false, false
 	u.to = c.tgt.to
 	u.resp.Reset()
-	u.resp.RequestMethod = c.req.MethodID()
+	u.resp.RequestMethod = c.sentMethod()
 	// The writer's own iovec storage: valid until u.hw writes the response
 	// head, which happens only after the request is out.
 	u.out = u.hw.Request(&c.req, &c.edits)
@@ -332,7 +332,7 @@ func (u *upConn) onHead(n int) bool {
 		c.queue(u.in[u.start : u.start+n])
 		u.start += n
 		u.resp.Reset()
-		u.resp.RequestMethod = c.req.MethodID()
+		u.resp.RequestMethod = c.sentMethod()
 		return true
 	}
 	if st == 101 {
@@ -587,4 +587,13 @@ func (u *upConn) tunnel() {
 	if _, err := core.NewRelayWith(loop, cfd, ufd, opts, func(*core.Relay, error) { loop.Conns.Add(-1) }, toNode, toClient); err != nil {
 		core.Errorf("l7: tunnel: %v", err)
 	}
+}
+
+// sentMethod is the method the upstream received (a plugin may have
+// changed it): a HEAD's answer has no body.
+func (c *conn) sentMethod() codec.Method {
+	if m := c.edits.NewMethod(); m != nil {
+		return codec.MethodOf(m)
+	}
+	return c.req.MethodID()
 }

@@ -118,3 +118,30 @@ func (c *Ctx) Scratch() []byte { return c.tmp[:0] }
 
 // SetScratch hands a grown scratch buffer back for reuse.
 func (c *Ctx) SetScratch(b []byte) { c.tmp = b[:0] }
+
+// AppendEscapedURI appends b to dst with the bytes a URI may not hold
+// percent-encoded (RFC 3986): controls, space, non-ASCII, and
+// "<>\"^`{|}\\". '%' and the reserved characters are kept, so an
+// already-encoded URI is unchanged.
+func AppendEscapedURI(dst, b []byte) []byte {
+	const hexd = "0123456789ABCDEF"
+	for _, ch := range b {
+		if uriOK(ch) {
+			dst = append(dst, ch)
+		} else {
+			dst = append(dst, '%', hexd[ch>>4], hexd[ch&15])
+		}
+	}
+	return dst
+}
+
+func uriOK(c byte) bool {
+	if c <= ' ' || c >= 0x7f {
+		return false
+	}
+	switch c {
+	case '"', '<', '>', '\\', '^', '`', '{', '|', '}':
+		return false
+	}
+	return true
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/limitreq"
+	"github.com/sluice-gateway/sluice/plugin/proxyrewrite"
 	"github.com/sluice-gateway/sluice/plugin/redirect"
 	"github.com/sluice-gateway/sluice/plugin/requestid"
 )
@@ -21,6 +22,7 @@ func builtins() []plugin.Def {
 		requestid.Def,
 		redirect.Def,
 		limitreq.Def,
+		proxyrewrite.Def,
 	}
 }
 

@@ -119,7 +119,9 @@ func (r *redirect) Rewrite(c *plugin.Ctx) plugin.Result {
 		loc = r.re.Expand(loc, r.repl, path, m)
 	}
 	if r.encode {
-		loc = encode(loc)
+		n := len(loc)
+		loc = plugin.AppendEscapedURI(loc, loc)
+		loc = append(loc[:0], loc[n:]...)
 	}
 	if r.appendQS {
 		if q := c.Req.Query(); len(q) > 0 {
@@ -136,32 +138,6 @@ func (r *redirect) Rewrite(c *plugin.Ctx) plugin.Result {
 	c.SetScratch(loc)
 	c.RespEdits.Set(hdrLocation, c.Keep(loc))
 	return plugin.Stop(r.code, empty)
-}
-
-// encode percent-encodes, in place at the end of b, the bytes that may not
-// appear in a URI (RFC 3986): controls, space, non-ASCII and "<>\"^`{|}\\".
-func encode(b []byte) []byte {
-	n := len(b)
-	for i := 0; i < n; i++ {
-		if ok(b[i]) {
-			b = append(b, b[i])
-			continue
-		}
-		const hexd = "0123456789ABCDEF"
-		b = append(b, '%', hexd[b[i]>>4], hexd[b[i]&15])
-	}
-	return append(b[:0], b[n:]...)
-}
-
-func ok(c byte) bool {
-	if c <= ' ' || c >= 0x7f {
-		return false
-	}
-	switch c {
-	case '"', '<', '>', '\\', '^', '`', '{', '|', '}':
-		return false
-	}
-	return true
 }
 
 var _ plugin.Rewriter = (*redirect)(nil)

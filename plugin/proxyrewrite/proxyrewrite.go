@@ -1,0 +1,277 @@
+// Package proxyrewrite is APISIX's proxy-rewrite: change what the upstream
+// receives — the path (uri, a template with nginx variables, or regex_uri
+// pairs tried in order), the method, the Host, and header fields added,
+// set or removed (values may hold variables too). The request's query
+// string is kept and appended to a new uri.
+//
+// Priority 1008, rewrite phase. Static values are made once per build;
+// rendered ones go to request scratch. 0 allocations, but a regex_uri that
+// matches costs Go's regexp one (the submatch indexes).
+package proxyrewrite
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/sluice-gateway/sluice/plugin"
+)
+
+// Def registers proxy-rewrite.
+var Def = plugin.Def{
+	Name:     "proxy-rewrite",
+	Priority: 1008,
+	Schema: `{
+		"type": "object",
+		"properties": {
+			"uri": {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": "^\\/.*"},
+			"method": {"type": "string", "enum": ["GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "MKCOL", "COPY", "MOVE", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH", "TRACE"]},
+			"regex_uri": {"type": "array", "minItems": 2, "items": {"type": "string"}},
+			"host": {"type": "string", "pattern": "^[0-9a-zA-Z-.]+(:\\d{1,5})?$"},
+			"headers": {
+				"type": "object",
+				"anyOf": [
+					{"properties": {
+						"add": {"type": "object", "minProperties": 1, "additionalProperties": {"type": ["string", "number"]}},
+						"set": {"type": "object", "minProperties": 1, "additionalProperties": {"type": ["string", "number"]}},
+						"remove": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[^:]+$"}}
+					}, "minProperties": 1, "additionalProperties": false},
+					{"not": {"anyOf": [{"required": ["add"]}, {"required": ["set"]}, {"required": ["remove"]}]},
+					 "minProperties": 1, "additionalProperties": {"type": ["string", "number"]}}
+				]
+			},
+			"use_real_request_uri_unsafe": {"type": "boolean", "default": false}
+		},
+		"minProperties": 1,
+		"additionalProperties": false
+	}`,
+	New: newRewrite,
+}
+
+// Config is proxy-rewrite's config.
+type Config struct {
+	URI      string          `json:"uri"`
+	Method   string          `json:"method"`
+	RegexURI []string        `json:"regex_uri"`
+	Host     string          `json:"host"`
+	Headers  json.RawMessage `json:"headers"`
+	Unsafe   bool            `json:"use_real_request_uri_unsafe"`
+}
+
+type header struct {
+	name  []byte
+	value *plugin.Template
+	fixed []byte // the value when it has no variable
+}
+
+type regexPair struct {
+	re   *regexp.Regexp
+	repl []byte
+}
+
+type rewrite struct {
+	uri      *plugin.Template
+	regex    []regexPair
+	method   []byte
+	host     []byte
+	add, set []header
+	remove   [][]byte
+	unsafe   bool
+}
+
+func newRewrite(_ *plugin.Build, data []byte) (any, error) {
+	var conf Config
+	if err := plugin.Decode(data, &conf); err != nil {
+		return nil, err
+	}
+	p := &rewrite{unsafe: conf.Unsafe}
+	var err error
+	if conf.URI != "" {
+		if p.uri, err = plugin.CompileTemplate(conf.URI); err != nil {
+			return nil, fmt.Errorf("uri: %v", err)
+		}
+	}
+	if len(conf.RegexURI)%2 != 0 {
+		return nil, fmt.Errorf("regex_uri: want pairs of [regex, replacement], got %d strings", len(conf.RegexURI))
+	}
+	for i := 0; i < len(conf.RegexURI); i += 2 {
+		re, err := regexp.Compile(conf.RegexURI[i])
+		if err != nil {
+			return nil, fmt.Errorf("regex_uri[%d]: %v", i, err)
+		}
+		p.regex = append(p.regex, regexPair{re: re, repl: []byte(conf.RegexURI[i+1])})
+	}
+	if conf.Method != "" {
+		p.method = []byte(conf.Method)
+	}
+	if conf.Host != "" {
+		p.host = []byte(conf.Host)
+	}
+	if len(conf.Headers) > 0 {
+		if err := p.headers(conf.Headers); err != nil {
+			return nil, fmt.Errorf("headers: %v", err)
+		}
+	}
+	return p, nil
+}
+
+// headers reads both of APISIX's shapes: {add, set, remove}, and the
+// older {name: value} (set; an empty value removes).
+func (p *rewrite) headers(raw json.RawMessage) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	_, hasAdd := m["add"]
+	_, hasSet := m["set"]
+	_, hasRemove := m["remove"]
+	if !hasAdd && !hasSet && !hasRemove {
+		legacy, err := values(raw)
+		if err != nil {
+			return err
+		}
+		for _, kv := range legacy {
+			if kv[1] == "" {
+				p.remove = append(p.remove, []byte(kv[0]))
+				continue
+			}
+			h, err := newHeader(kv[0], kv[1])
+			if err != nil {
+				return err
+			}
+			p.set = append(p.set, h)
+		}
+		return nil
+	}
+	for field, dst := range map[string]*[]header{"add": &p.add, "set": &p.set} {
+		if m[field] == nil {
+			continue
+		}
+		kvs, err := values(m[field])
+		if err != nil {
+			return fmt.Errorf("%s: %v", field, err)
+		}
+		for _, kv := range kvs {
+			h, err := newHeader(kv[0], kv[1])
+			if err != nil {
+				return fmt.Errorf("%s.%s: %v", field, kv[0], err)
+			}
+			*dst = append(*dst, h)
+		}
+	}
+	if m["remove"] != nil {
+		var names []string
+		if err := json.Unmarshal(m["remove"], &names); err != nil {
+			return fmt.Errorf("remove: %v", err)
+		}
+		for _, n := range names {
+			p.remove = append(p.remove, []byte(n))
+		}
+	}
+	return nil
+}
+
+// values reads an object of strings or numbers as sorted name/value pairs.
+func values(raw json.RawMessage) ([][2]string, error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	out := make([][2]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, [2]string{k, fmt.Sprint(v)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out, nil
+}
+
+func newHeader(name, value string) (header, error) {
+	t, err := plugin.CompileTemplate(value)
+	if err != nil {
+		return header{}, err
+	}
+	h := header{name: []byte(name), value: t}
+	if t.Static() && !strings.Contains(value, `\$`) {
+		h.fixed = []byte(value) // nothing to render
+	}
+	return h, nil
+}
+
+func (h *header) render(c *plugin.Ctx) []byte {
+	if h.fixed != nil {
+		return h.fixed
+	}
+	return c.Render(h.value)
+}
+
+// Rewrite applies the edits.
+func (p *rewrite) Rewrite(c *plugin.Ctx) plugin.Result {
+	p.rewriteTarget(c)
+	if p.method != nil {
+		c.Edits.SetMethod(p.method)
+	}
+	if p.host != nil {
+		c.Edits.SetHost(p.host)
+	}
+	for i := range p.add {
+		c.Edits.Add(p.add[i].name, p.add[i].render(c))
+	}
+	for i := range p.set {
+		c.Edits.Set(p.set[i].name, p.set[i].render(c))
+	}
+	for _, n := range p.remove {
+		c.Edits.Del(n)
+	}
+	return plugin.Continue
+}
+
+// rewriteTarget sets the new request-target: the rendered uri, or the
+// first regex_uri that matches the path, encoded, with the request's query
+// string appended.
+func (p *rewrite) rewriteTarget(c *plugin.Ctx) {
+	if p.unsafe {
+		return // the request-target goes upstream exactly as it came
+	}
+	t := c.Scratch()
+	switch {
+	case p.uri != nil:
+		t = c.Append(t, p.uri)
+	case p.regex != nil:
+		path := c.Req.Path()
+		matched := false
+		for i := range p.regex {
+			rp := &p.regex[i]
+			if rp.re.Match(path) {
+				t = rp.re.Expand(t, rp.repl, path, rp.re.FindSubmatchIndex(path))
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return
+		}
+	default:
+		return
+	}
+	n := len(t)
+	hasQuery := bytes.IndexByte(t, '?') >= 0
+	t = plugin.AppendEscapedURI(t, t) // the encoded copy follows the raw one
+	t = append(t[:0], t[n:]...)
+	if q := c.Req.Query(); len(q) > 0 || c.Req.Target()[len(c.Req.Target())-1] == '?' {
+		if hasQuery {
+			t = append(t, '&')
+		} else {
+			t = append(t, '?')
+		}
+		t = append(t, q...)
+	}
+	c.SetScratch(t)
+	c.Edits.SetTarget(c.Keep(t))
+}
+
+var _ plugin.Rewriter = (*rewrite)(nil)
