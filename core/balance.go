@@ -3,6 +3,7 @@ package core
 import (
 	"math"
 	"net/netip"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,7 +31,11 @@ const (
 //
 // Priority groups: nodes of a higher priority are picked first; a lower
 // group is used only when every node of the higher groups is excluded
-// (already tried, and later: unhealthy).
+// (already tried, or unhealthy).
+//
+// Health: with health checks (SetHealth), nodes marked down are skipped.
+// When that leaves nothing to pick, the nodes are tried anyway (APISIX's
+// behaviour), unless the balancer was made to fail fast.
 //
 // Contract for EWMA and least_conn: every Pick that returns a node must be
 // followed by exactly one Done for that node on the same loop.
@@ -42,13 +47,20 @@ type Balancer struct {
 	loops  []*balLoop
 	// Hash says how a chash key is made from a request (nil unless chash).
 	Hash *HashKey
+	// health marks nodes down (nil: no checks; set when the snapshot is
+	// published, while loops may be picking from an upstream an incremental
+	// build reused); failDown makes Pick give up rather than try down nodes
+	// when no other node is left.
+	health   atomic.Pointer[UpstreamHealth]
+	failDown bool
 }
 
 // balGroup is the nodes of one priority with positive weight.
 type balGroup struct {
 	nodes []int32
-	mask  uint64 // bits of nodes below 64
-	wide  bool   // has a node at 64 or above, which no mask can exclude
+	mask  uint64   // bits of nodes below 64
+	wide  bool     // has a node at 64 or above
+	hi    []uint64 // bits of nodes 64 and above, from node 64 (nil unless wide)
 	sched []int32
 	ring  ring
 }
@@ -60,7 +72,8 @@ type balLoop struct {
 	active []int32  // per node: exchanges picked and not yet Done
 	ewma   []ewmaStat
 	rng    uint64
-	now    int64 // monoNow at the last Done: the clock ewma picks decay by
+	now    int64    // monoNow at the last Done: the clock ewma picks decay by
+	hi     []uint64 // scratch: down nodes 64 and above, while picking
 	_      [64]byte
 }
 
@@ -101,6 +114,7 @@ func NewBalancer(kind BalanceKind, addrs []netip.AddrPort, weights, priorities [
 			prios = append(prios[:k], append([]int{p}, prios[k:]...)...)
 		}
 	}
+	hiWords := max(0, (n-64+63)/64)
 	b.groups = make([]balGroup, len(prios))
 	for gi, p := range prios {
 		g := &b.groups[gi]
@@ -111,7 +125,10 @@ func NewBalancer(kind BalanceKind, addrs []netip.AddrPort, weights, priorities [
 				if i < 64 {
 					g.mask |= 1 << i
 				} else {
-					g.wide = true
+					if !g.wide {
+						g.wide, g.hi = true, make([]uint64, hiWords)
+					}
+					g.hi[(i-64)>>6] |= 1 << ((i - 64) & 63)
 				}
 			}
 		}
@@ -135,6 +152,9 @@ func NewBalancer(kind BalanceKind, addrs []netip.AddrPort, weights, priorities [
 		if kind == BalanceEWMA {
 			st.ewma = make([]ewmaStat, n)
 		}
+		if hiWords > 0 {
+			st.hi = make([]uint64, hiWords)
+		}
 		b.loops[l] = st
 	}
 	return b
@@ -149,29 +169,51 @@ func (b *Balancer) Tracks() bool { return b.kind == BalanceEWMA || b.kind == Bal
 
 // Pick returns the node for the next exchange on loop, or -1 when every
 // node is excluded. key is the chash key (ignored by other kinds).
-// exclude has a bit set for each node not to pick (tried, or unhealthy);
-// nodes at index 64 and above cannot be excluded.
+// exclude has a bit set for each node not to pick (tried); nodes at index
+// 64 and above cannot be excluded by it. Nodes that health checks marked
+// down are skipped while any other node is left.
 func (b *Balancer) Pick(loop int, key []byte, exclude uint64) int {
 	st := b.loops[loop]
 	var h uint32
 	if b.kind == BalanceCHash {
 		h = hashKey(key)
 	}
+	e := exclusion{lo: exclude}
+	if hl := b.health.Load(); hl != nil && hl.nDown.Load() != 0 {
+		return b.pickHealthy(st, h, e, hl)
+	}
+	return b.pick(st, h, &e)
+}
+
+// pickHealthy picks with the down nodes excluded too, and when that leaves
+// nothing, from every node not tried (or none, failing fast).
+func (b *Balancer) pickHealthy(st *balLoop, h uint32, tried exclusion, hl *UpstreamHealth) int {
+	e := exclusion{lo: tried.lo | hl.loadDown(st.hi)}
+	if st.hi != nil {
+		e.hi = st.hi
+	}
+	if n := b.pick(st, h, &e); n >= 0 || b.failDown {
+		return n
+	}
+	return b.pick(st, h, &tried)
+}
+
+func (b *Balancer) pick(st *balLoop, h uint32, e *exclusion) int {
 	for gi := range b.groups {
 		g := &b.groups[gi]
-		if !g.wide && g.mask&^exclude == 0 {
+		if e.covers(g) {
 			continue
 		}
 		var n int
 		switch b.kind {
 		case BalanceRoundRobin:
-			n = g.next(st, gi, exclude)
+			n = g.next(st, gi, e)
 		case BalanceCHash:
-			n = g.ring.pick(h, exclude)
+			n = g.ring.pick(h, e)
 		case BalanceEWMA:
-			n = b.pickEWMA(g, st, gi, exclude)
+			n = b.pickEWMA(g, st, gi, e)
 		case BalanceLeastConn:
-			n = b.pickLeastConn(g, st, gi, exclude)
+			n = b.pickLeastConn(g, st, gi, e)
 		}
 		if n >= 0 {
 			if st.active != nil {
@@ -212,14 +254,62 @@ func (b *Balancer) Done(loop, node int, latency time.Duration, failed bool) {
 	e.at = now
 }
 
-func excluded(n int32, exclude uint64) bool { return n < 64 && exclude&(1<<n) != 0 }
+// exclusion is the set of nodes a pick must not return: tried ones (below
+// 64 only) and, with health checks, down ones.
+type exclusion struct {
+	lo uint64   // nodes 0..63
+	hi []uint64 // nodes 64 and above, from node 64; nil: none of them
+}
+
+func (e *exclusion) has(n int32) bool {
+	if n < 64 {
+		return e.lo&(1<<n) != 0
+	}
+	n -= 64
+	return e.hi != nil && e.hi[n>>6]&(1<<(n&63)) != 0
+}
+
+// covers reports whether every node of g is excluded.
+func (e *exclusion) covers(g *balGroup) bool {
+	if g.mask&^e.lo != 0 {
+		return false
+	}
+	if !g.wide {
+		return true
+	}
+	if e.hi == nil {
+		return false
+	}
+	for i, w := range g.hi {
+		if w&^e.hi[i] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// touches reports whether some node of g is excluded.
+func (e *exclusion) touches(g *balGroup) bool {
+	if e.lo&g.mask != 0 {
+		return true
+	}
+	if !g.wide || e.hi == nil {
+		return false
+	}
+	for i, w := range g.hi {
+		if w&e.hi[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // next walks the group's schedule from the loop's cursor: one step when
 // nothing of the group is excluded, a scan on retries.
-func (g *balGroup) next(st *balLoop, gi int, exclude uint64) int {
+func (g *balGroup) next(st *balLoop, gi int, e *exclusion) int {
 	s := g.sched
 	c := st.cur[gi]
-	if exclude&g.mask == 0 {
+	if !e.touches(g) {
 		n := s[c]
 		if c++; int(c) == len(s) {
 			c = 0
@@ -232,7 +322,7 @@ func (g *balGroup) next(st *balLoop, gi int, exclude uint64) int {
 		if c++; int(c) == len(s) {
 			c = 0
 		}
-		if !excluded(n, exclude) {
+		if !e.has(n) {
 			st.cur[gi] = c
 			return int(n)
 		}
@@ -244,8 +334,8 @@ func (g *balGroup) next(st *balLoop, gi int, exclude uint64) int {
 // one, and keeps the random one only when its score (decayed average
 // response time times exchanges in flight + 1) is lower by more than a
 // tenth: nodes that answer alike share the load by weight.
-func (b *Balancer) pickEWMA(g *balGroup, st *balLoop, gi int, exclude uint64) int {
-	a := g.next(st, gi, exclude)
+func (b *Balancer) pickEWMA(g *balGroup, st *balLoop, gi int, e *exclusion) int {
+	a := g.next(st, gi, e)
 	if a < 0 {
 		return -1
 	}
@@ -255,13 +345,13 @@ func (b *Balancer) pickEWMA(g *balGroup, st *balLoop, gi int, exclude uint64) in
 	s := g.sched
 	i := int(st.rng % uint64(len(s)))
 	c := s[i]
-	for k := 0; (c == int32(a) || excluded(c, exclude)) && k < 8; k++ {
+	for k := 0; (c == int32(a) || e.has(c)) && k < 8; k++ {
 		if i++; i == len(s) {
 			i = 0
 		}
 		c = s[i]
 	}
-	if c == int32(a) || excluded(c, exclude) {
+	if c == int32(a) || e.has(c) {
 		return a
 	}
 	// The clock of the last Done: each pick is followed by one, so it is at
@@ -287,8 +377,8 @@ func (st *balLoop) score(n int, now int64) float64 {
 // pickLeastConn scans the group for the fewest active exchanges per unit of
 // weight, starting at the schedule's next node so that ties (an idle
 // upstream) go round-robin by weight.
-func (b *Balancer) pickLeastConn(g *balGroup, st *balLoop, gi int, exclude uint64) int {
-	start := g.next(st, gi, exclude)
+func (b *Balancer) pickLeastConn(g *balGroup, st *balLoop, gi int, e *exclusion) int {
+	start := g.next(st, gi, e)
 	if start < 0 {
 		return -1
 	}
@@ -300,13 +390,13 @@ func (b *Balancer) pickLeastConn(g *balGroup, st *balLoop, gi int, exclude uint6
 	nodes := g.nodes
 	p := int(b.pos[best])
 	active, weight := st.active, b.weight
-	check := exclude&g.mask != 0
+	check := e.touches(g)
 	// Two runs instead of a wrapping index: after start, then before it.
 	for _, run := range [2][]int32{nodes[p+1:], nodes[:p]} {
 		for _, n := range run {
 			// active[n]/weight[n] < active[best]/weight[best], without division.
 			a, w := int64(active[n]), int64(weight[n])
-			if a*bw < ba*w && !(check && excluded(n, exclude)) {
+			if a*bw < ba*w && !(check && e.has(n)) {
 				best, bw, ba = n, w, a
 				if a == 0 {
 					return int(best)

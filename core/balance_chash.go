@@ -95,7 +95,7 @@ func buildRing(nodes []int32, weights []int32, addrs []netip.AddrPort) ring {
 
 // pick returns the node owning hash h: the first point at or after h,
 // walking on past points of excluded nodes.
-func (r *ring) pick(h uint32, exclude uint64) int {
+func (r *ring) pick(h uint32, e *exclusion) int {
 	b := h >> r.shift
 	i, end := int(r.index[b]), int(r.index[b+1])
 	for i < end && r.hash[i] < h {
@@ -105,14 +105,14 @@ func (r *ring) pick(h uint32, exclude uint64) int {
 		i = 0
 	}
 	n := r.node[i]
-	if exclude == 0 || !excluded(n, exclude) {
+	if !e.has(n) {
 		return int(n)
 	}
 	for range len(r.hash) - 1 {
 		if i++; i == len(r.hash) {
 			i = 0
 		}
-		if n := r.node[i]; !excluded(n, exclude) {
+		if n := r.node[i]; !e.has(n) {
 			return int(n)
 		}
 	}

@@ -78,6 +78,32 @@ func BenchmarkPick(b *testing.B) {
 		}
 		done()
 	})
+	// With health checks: a view attached and no node down (what every
+	// checked upstream pays), and 10 of 1,000 nodes down, 4 of them at
+	// index 64 and above (the exclusion then covers every node).
+	for _, k := range benchKinds[:2] {
+		for _, down := range []int{0, 10} {
+			b.Run(fmt.Sprintf("%s-checked-%ddown/1000", k.name, down), func(b *testing.B) {
+				addrs, weights, prios := testNodes(1000)
+				for i := range weights {
+					weights[i] = 1 + i%3
+				}
+				bal := NewBalancer(k.kind, addrs, weights, prios, 1)
+				c := testChecker(bal, addrs)
+				for i := range down {
+					c.force(i*20, stateUnhealthy)
+				}
+				b.ReportAllocs()
+				i := 0
+				done := cpuPerOp(b)
+				for b.Loop() {
+					bal.Pick(0, keys[i&4095], 0)
+					i++
+				}
+				done()
+			})
+		}
+	}
 	// A retry: the first node tried is excluded (two picks per op).
 	b.Run("roundrobin-retry/1000", func(b *testing.B) {
 		addrs, weights, prios := testNodes(1000)

@@ -69,6 +69,13 @@ type Config struct {
 		// keepalive_pool (core/upstream_policy.go).
 		UpstreamKeepalivePool KeepaliveDefaults `yaml:"upstream_keepalive_pool"`
 	} `yaml:"http"`
+	// Upstream is node-wide upstream policy.
+	Upstream struct {
+		// AllUnhealthy is what to do when health checks mark every node
+		// left for a request down: "try" them anyway (APISIX's behaviour,
+		// the default) or "fail" fast with 502.
+		AllUnhealthy string `yaml:"all_unhealthy"`
+	} `yaml:"upstream"`
 	// ShutdownTimeout is how long SIGTERM waits for sessions to finish (s).
 	ShutdownTimeout float64 `yaml:"shutdown_timeout"`
 	Log             struct {
@@ -140,6 +147,7 @@ func defaultConfig() *Config {
 	c.HTTP.MaxHeaderBytes = 64 << 10
 	c.HTTP.MaxHeaders = 100
 	c.HTTP.UpstreamKeepalivePool = KeepaliveDefaults{Size: 320, IdleTimeout: 60, Requests: 1000}
+	c.Upstream.AllUnhealthy = "try"
 	c.ShutdownTimeout = 10
 	c.Log.Level = "info"
 	return c
@@ -227,6 +235,11 @@ func (c *Config) validate(d *decoder) error {
 	}
 	if err := c.validateUpstreamPolicy(d); err != nil {
 		return err
+	}
+	switch c.Upstream.AllUnhealthy {
+	case "try", "fail":
+	default:
+		return d.errf("upstream.all_unhealthy", nil, "want try or fail, got %q", c.Upstream.AllUnhealthy)
 	}
 	if c.ShutdownTimeout < 0 {
 		return d.errf("shutdown_timeout", nil, "must not be negative")

@@ -40,7 +40,7 @@ type Upstream struct {
 	UpstreamHost string            `yaml:"upstream_host"`
 	HashOn       string            `yaml:"hash_on"`
 	Key          string            `yaml:"key"`
-	Checks       any               `yaml:"checks" unsupported:"health checks"`
+	Checks       *Checks           `yaml:"checks"`
 	Keepalive    *KeepalivePool    `yaml:"keepalive_pool"`
 	TLS          any               `yaml:"tls" unsupported:"upstream TLS"`
 	ServiceName  string            `yaml:"service_name" unsupported:"service discovery"`

@@ -87,6 +87,10 @@ type UpstreamSet struct {
 	// L7 proxy pools connections to the nodes (core/upstream_policy.go).
 	RetryTimeout time.Duration
 	Keepalive    KeepalivePolicy
+	// health is the node health from the upstream's checks (Health), set
+	// when the snapshot is published; checks is their config.
+	health atomic.Pointer[UpstreamHealth]
+	checks *healthChecks
 }
 
 // Defaults follow nginx's, which APISIX inherits: 60 s to connect, and for
@@ -390,6 +394,9 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 	us.Tries = tries
 	us.Bal = NewBalancer(kind, us.Addrs, us.Weights, prios, loops)
 	us.Bal.Hash = hash
+	if err := compileHealth(cfg, d, p, u, us); err != nil {
+		return nil, err
+	}
 	us.Stream = RelayOptions{Splice: cfg.SpliceMode(), IdleTimeout: us.Read}
 	return us, nil
 }
@@ -420,6 +427,7 @@ type Store struct {
 	cur     atomic.Pointer[Snapshot]
 	version atomic.Int64
 	mu      sync.Mutex
+	health  *Health
 	// Compile runs on every snapshot before it is published, for what core
 	// cannot build itself (the L7 router lives above core in the import
 	// map). An error rejects the snapshot; the one in force keeps serving.
@@ -441,6 +449,7 @@ func (s *Store) Publish(snap *Snapshot) error {
 		}
 	}
 	snap.Version = s.version.Add(1)
+	s.healthLocked().attach(snap)
 	s.cur.Store(snap)
 	return nil
 }

@@ -153,6 +153,7 @@ func (ss *session) OnConnect(fd int, err error) {
 	if err != nil {
 		core.WarnOnce(fmt.Sprintf("l4-connect-%s-%s-%v", ss.route, ss.up.Addrs[ss.node], err),
 			"l4: stream route %s: upstream node %s: %v; trying the next node", ss.route, ss.up.Addrs[ss.node], err)
+		ss.up.Health().ReportFailure(ss.node, err == core.ErrConnectTimeout)
 		ss.report(true)
 		ss.next(err)
 		return
@@ -160,6 +161,7 @@ func (ss *session) OnConnect(fd int, err error) {
 	if !ss.connectAt.IsZero() {
 		ss.connectTime = time.Since(ss.connectAt)
 	}
+	ss.up.Health().ReportSuccess(ss.node)
 	if _, err := core.NewRelay(ss.loop, ss.client, fd, &ss.up.Stream, ss.done); err != nil {
 		core.Errorf("l4: relay %s: %v", ss.remote, err)
 	}

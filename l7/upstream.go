@@ -117,6 +117,7 @@ func (u *upConn) OnConnect(fd int, err error) {
 			r = &resp504
 		}
 		core.WarnOnce("l7-connect-"+u.node.String()+err.Error(), "l7: upstream %s: %v", u.node, err)
+		c.healthFailure(err == core.ErrConnectTimeout)
 		c.doneNode(outFail)
 		c.connectUpstream(r)
 		return
@@ -346,6 +347,7 @@ func (u *upConn) onHead(n int) bool {
 		return false
 	}
 	c.respStarted = true
+	c.healthStatus(st)
 	u.body.Reset(u.resp.Framing(), codec.Limits{})
 	if u.body.Kind() == codec.BodyUntilClose || c.ls.draining {
 		c.closeAfter = true
@@ -444,6 +446,7 @@ func (u *upConn) failed(r *cannedResponse, retry bool) {
 	if stale {
 		c.doneNode(outCancel) // a stale pooled connection is not the node's fault
 	} else {
+		c.healthFailure(r == &resp504)
 		c.doneNode(outFail)
 	}
 	if c.state == stDone || c.respStarted {

@@ -124,6 +124,7 @@ func run(cfg *core.Config, routesPath string) error {
 		return err
 	}
 	group.Start()
+	store.Health().Start(group) // active health checks run on the loops
 	core.Infof("sluice %s: %d worker loops; http listeners %v; stream listeners %v; routes from %s (splice %s)",
 		version, workers, web.Addrs, stream.Addrs, plane.Source(), cfg.Stream.Splice)
 

@@ -30,6 +30,7 @@ type configPlane struct {
 	admin  *admin.Server
 	source string
 	hooks  []func(*core.Snapshot) error
+	health *core.Health
 }
 
 // startConfigPlane loads the first config into store and keeps it current
@@ -42,7 +43,7 @@ func startConfigPlane(cfg *core.Config, routesPath string, workers int, store *c
 	// made in that window anyway.
 	signal.Ignore(syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
-	cp := &configPlane{cfg: cfg, cancel: cancel, hooks: store.Compile}
+	cp := &configPlane{cfg: cfg, cancel: cancel, hooks: store.Compile, health: store.Health()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -170,7 +171,7 @@ func (cp *configPlane) startAdmin(workers int) error {
 		}
 		allow = append(allow, p)
 	}
-	o := admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready, Compile: cp.hooks}
+	o := admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready, Compile: cp.hooks, Health: cp.health}
 	if cp.etcd != nil {
 		o.View = cp.etcd
 	}
@@ -187,7 +188,7 @@ func (cp *configPlane) startAdmin(workers int) error {
 			core.Errorf("admin API: %v", err)
 		}
 	})
-	core.Infof("admin API on http://%s (/apisix/admin/, /healthz, /readyz)", srv.Addr())
+	core.Infof("admin API on http://%s (/apisix/admin/, /healthz, /readyz, /v1/healthcheck)", srv.Addr())
 	return nil
 }
 

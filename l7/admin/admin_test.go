@@ -237,7 +237,9 @@ func TestAdminValidation(t *testing.T) {
 	}{
 		{"PUT", "/apisix/admin/upstreams/x", `{"nodes":{"127.0.0.1:80":"one"}}`, 400, `"pointer":"/nodes/127.0.0.1:80"`},
 		{"PUT", "/apisix/admin/upstreams/x", `{"nodes":{"127.0.0.1:80":1},"colour":"red"}`, 400, "additional properties 'colour' not allowed"},
-		{"PUT", "/apisix/admin/upstreams/x", `{"nodes":{"127.0.0.1:80":1},"checks":{"active":{}}}`, 400, "/checks: not supported yet: health checks"},
+		{"PUT", "/apisix/admin/upstreams/x", `{"nodes":{"127.0.0.1:80":1},"tls":{"client_cert":"c"}}`, 400, "/tls: not supported yet: upstream TLS"},
+		{"PUT", "/apisix/admin/upstreams/x", `{"nodes":{"127.0.0.1:80":1},"checks":{"active":{"type":"https"}}}`, 400, "https probes are not supported yet"},
+		{"PUT", "/apisix/admin/upstreams/x", `{"nodes":{"127.0.0.1:80":1},"checks":{"passive":{}}}`, 400, "missing property 'active'"},
 		{"PUT", "/apisix/admin/routes/x", `{"uri":"/a","plugins":{"limit-count":[]},"upstream":{"nodes":{"127.0.0.1:80":1}}}`, 400, `"pointer":"/plugins/limit-count"`},
 		{"PUT", "/apisix/admin/routes/x", `{"uri":"/a","script":"return 1","upstream":{"nodes":{"127.0.0.1:80":1}}}`, 400, "/script: not supported yet: script (Lua)"},
 		{"PUT", "/apisix/admin/stream_routes/x", `{"server_port":0,"upstream":{"nodes":{"127.0.0.1:80":1}}}`, 400, `"pointer":"/server_port"`},

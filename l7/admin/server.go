@@ -67,6 +67,8 @@ type Options struct {
 	// Compile are the store's compile hooks (core.Store.Compile): a write
 	// they would refuse is a 400, not a snapshot the data plane rejects.
 	Compile []func(*core.Snapshot) error
+	// Health answers GET /v1/healthcheck (healthcheck.go); nil: 404.
+	Health *core.Health
 }
 
 // View is a node's copy of the resources in etcd; *core.EtcdProvider is one.
@@ -194,6 +196,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "config": from})
+		return
+	}
+	if r.URL.Path == "/v1/healthcheck" || strings.HasPrefix(r.URL.Path, "/v1/healthcheck/") {
+		s.healthcheck(w, r)
 		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/apisix/admin/")
