@@ -115,6 +115,7 @@ func (c *conn) attach() {
 		c.exchange = &exchange{node: -1}
 		c.req.Limits = c.srv.opts.Limits
 		c.vars.Req = &c.req
+		c.vars.Ctx = &c.pc
 		c.rreq.Vars = &c.vars
 	}
 }

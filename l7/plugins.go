@@ -154,6 +154,9 @@ func (c *conn) stopWith(r plugin.Result) {
 	if body == nil {
 		body = errorBody(status)
 	}
+	if pc.HasBodyFilter() {
+		body = pc.BodyFilter(body, true) // the whole body, in one piece
+	}
 	closeAfter := !c.reqBody.Done() || c.closeAfter
 	b := c.resp[:0]
 	b = append(b, "HTTP/1.1 "...)

@@ -182,6 +182,8 @@ const (
 	varConsumer
 	varRouteID
 	varServiceID
+	varStatus
+	varUpstreamStatus
 )
 
 // ParseVar resolves a variable name once.
@@ -194,6 +196,10 @@ func ParseVar(name string) Var {
 		v.special = varRouteID
 	case "service_id":
 		v.special = varServiceID
+	case "status":
+		v.special = varStatus
+	case "upstream_status":
+		v.special = varUpstreamStatus
 	default:
 		v.rv = route.ParseVar(name)
 	}
@@ -216,6 +222,13 @@ func (c *Ctx) Get(v *Var) ([]byte, bool) {
 		return viewOf(c.RouteID), c.RouteID != ""
 	case varServiceID:
 		return viewOf(c.ServiceID), c.ServiceID != ""
+	case varStatus:
+		return c.Itoa(int64(c.Status)), c.Status != 0
+	case varUpstreamStatus:
+		if c.Resp == nil {
+			return nil, false
+		}
+		return c.Itoa(int64(c.Resp.Status())), true
 	}
 	if c.Route == nil {
 		return nil, false

@@ -20,7 +20,10 @@ type RequestVars struct {
 	TLS bool
 	// Body is the request body read so far, for post_arg.
 	Body []byte
-	buf  []byte
+	// Ctx, when set, serves the variables only the plugin context knows:
+	// status, upstream_status, consumer_name, route_id, service_id.
+	Ctx *Ctx
+	buf []byte
 }
 
 var _ route.Vars = (*RequestVars)(nil)
@@ -87,6 +90,13 @@ func (v *RequestVars) Var(kind route.VarKind, name string) ([]byte, bool) {
 		return r.Get("Content-Type")
 	case "content_length":
 		return r.Get("Content-Length")
+	case "status", "upstream_status", "consumer_name", "route_id", "service_id":
+		if v.Ctx == nil {
+			return nil, false
+		}
+		val, ok := v.Ctx.Get(ctxVars[name])
+		v.buf = append(v.buf[:0], val...)
+		return v.buf, ok
 	}
 	return nil, false
 }
@@ -152,3 +162,13 @@ func equalFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// ctxVars are the variables RequestVars reads from the plugin context.
+var ctxVars = func() map[string]*Var {
+	m := map[string]*Var{}
+	for _, n := range []string{"status", "upstream_status", "consumer_name", "route_id", "service_id"} {
+		v := ParseVar(n)
+		m[n] = &v
+	}
+	return m
+}()

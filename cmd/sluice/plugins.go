@@ -5,12 +5,15 @@ import (
 	"github.com/sluice-gateway/sluice/l4"
 	"github.com/sluice-gateway/sluice/l7"
 	"github.com/sluice-gateway/sluice/plugin"
+	"github.com/sluice-gateway/sluice/plugin/cors"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/limitreq"
 	"github.com/sluice-gateway/sluice/plugin/proxyrewrite"
+	"github.com/sluice-gateway/sluice/plugin/realip"
 	"github.com/sluice-gateway/sluice/plugin/redirect"
 	"github.com/sluice-gateway/sluice/plugin/requestid"
+	"github.com/sluice-gateway/sluice/plugin/responserewrite"
 )
 
 // builtins are the plugins this build has, in no particular order (the
@@ -23,6 +26,9 @@ func builtins() []plugin.Def {
 		redirect.Def,
 		limitreq.Def,
 		proxyrewrite.Def,
+		responserewrite.Def,
+		cors.Def,
+		realip.Def,
 	}
 }
 

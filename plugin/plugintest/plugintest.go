@@ -123,6 +123,7 @@ func NewRequest(raw, remote string) *Request {
 	}
 	ap := netip.MustParseAddrPort(remote)
 	r.vars = plugin.RequestVars{Req: &r.req, Local: netip.MustParseAddrPort("127.0.0.1:9080"), Remote: ap}
+	r.vars.Ctx = &r.Ctx
 	return r
 }
 

@@ -14,8 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
-	"strings"
 
 	"github.com/sluice-gateway/sluice/plugin"
 )
@@ -31,18 +29,7 @@ var Def = plugin.Def{
 			"method": {"type": "string", "enum": ["GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "MKCOL", "COPY", "MOVE", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH", "TRACE"]},
 			"regex_uri": {"type": "array", "minItems": 2, "items": {"type": "string"}},
 			"host": {"type": "string", "pattern": "^[0-9a-zA-Z-.]+(:\\d{1,5})?$"},
-			"headers": {
-				"type": "object",
-				"anyOf": [
-					{"properties": {
-						"add": {"type": "object", "minProperties": 1, "additionalProperties": {"type": ["string", "number"]}},
-						"set": {"type": "object", "minProperties": 1, "additionalProperties": {"type": ["string", "number"]}},
-						"remove": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[^:]+$"}}
-					}, "minProperties": 1, "additionalProperties": false},
-					{"not": {"anyOf": [{"required": ["add"]}, {"required": ["set"]}, {"required": ["remove"]}]},
-					 "minProperties": 1, "additionalProperties": {"type": ["string", "number"]}}
-				]
-			},
+			"headers": `+plugin.HeaderOpsSchema+`,
 			"use_real_request_uri_unsafe": {"type": "boolean", "default": false}
 		},
 		"minProperties": 1,
@@ -61,12 +48,6 @@ type Config struct {
 	Unsafe   bool            `json:"use_real_request_uri_unsafe"`
 }
 
-type header struct {
-	name  []byte
-	value *plugin.Template
-	fixed []byte // the value when it has no variable
-}
-
 type regexPair struct {
 	re   *regexp.Regexp
 	repl []byte
@@ -77,8 +58,7 @@ type rewrite struct {
 	regex    []regexPair
 	method   []byte
 	host     []byte
-	add, set []header
-	remove   [][]byte
+	headers  *plugin.HeaderOps
 	unsafe   bool
 }
 
@@ -110,103 +90,10 @@ func newRewrite(_ *plugin.Build, data []byte) (any, error) {
 	if conf.Host != "" {
 		p.host = []byte(conf.Host)
 	}
-	if len(conf.Headers) > 0 {
-		if err := p.headers(conf.Headers); err != nil {
-			return nil, fmt.Errorf("headers: %v", err)
-		}
+	if p.headers, err = plugin.ParseHeaderOps(conf.Headers); err != nil {
+		return nil, fmt.Errorf("headers: %v", err)
 	}
 	return p, nil
-}
-
-// headers reads both of APISIX's shapes: {add, set, remove}, and the
-// older {name: value} (set; an empty value removes).
-func (p *rewrite) headers(raw json.RawMessage) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return err
-	}
-	_, hasAdd := m["add"]
-	_, hasSet := m["set"]
-	_, hasRemove := m["remove"]
-	if !hasAdd && !hasSet && !hasRemove {
-		legacy, err := values(raw)
-		if err != nil {
-			return err
-		}
-		for _, kv := range legacy {
-			if kv[1] == "" {
-				p.remove = append(p.remove, []byte(kv[0]))
-				continue
-			}
-			h, err := newHeader(kv[0], kv[1])
-			if err != nil {
-				return err
-			}
-			p.set = append(p.set, h)
-		}
-		return nil
-	}
-	for field, dst := range map[string]*[]header{"add": &p.add, "set": &p.set} {
-		if m[field] == nil {
-			continue
-		}
-		kvs, err := values(m[field])
-		if err != nil {
-			return fmt.Errorf("%s: %v", field, err)
-		}
-		for _, kv := range kvs {
-			h, err := newHeader(kv[0], kv[1])
-			if err != nil {
-				return fmt.Errorf("%s.%s: %v", field, kv[0], err)
-			}
-			*dst = append(*dst, h)
-		}
-	}
-	if m["remove"] != nil {
-		var names []string
-		if err := json.Unmarshal(m["remove"], &names); err != nil {
-			return fmt.Errorf("remove: %v", err)
-		}
-		for _, n := range names {
-			p.remove = append(p.remove, []byte(n))
-		}
-	}
-	return nil
-}
-
-// values reads an object of strings or numbers as sorted name/value pairs.
-func values(raw json.RawMessage) ([][2]string, error) {
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
-	}
-	out := make([][2]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, [2]string{k, fmt.Sprint(v)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
-	return out, nil
-}
-
-func newHeader(name, value string) (header, error) {
-	t, err := plugin.CompileTemplate(value)
-	if err != nil {
-		return header{}, err
-	}
-	h := header{name: []byte(name), value: t}
-	if t.Static() && !strings.Contains(value, `\$`) {
-		h.fixed = []byte(value) // nothing to render
-	}
-	return h, nil
-}
-
-func (h *header) render(c *plugin.Ctx) []byte {
-	if h.fixed != nil {
-		return h.fixed
-	}
-	return c.Render(h.value)
 }
 
 // Rewrite applies the edits.
@@ -218,15 +105,7 @@ func (p *rewrite) Rewrite(c *plugin.Ctx) plugin.Result {
 	if p.host != nil {
 		c.Edits.SetHost(p.host)
 	}
-	for i := range p.add {
-		c.Edits.Add(p.add[i].name, p.add[i].render(c))
-	}
-	for i := range p.set {
-		c.Edits.Set(p.set[i].name, p.set[i].render(c))
-	}
-	for _, n := range p.remove {
-		c.Edits.Del(n)
-	}
+	c.ApplyHeaders(p.headers, c.Edits)
 	return plugin.Continue
 }
 

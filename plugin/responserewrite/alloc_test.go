@@ -1,0 +1,33 @@
+//go:build !race
+
+package responserewrite_test
+
+import (
+	"testing"
+
+	"github.com/sluice-gateway/sluice/plugin/plugintest"
+	"github.com/sluice-gateway/sluice/plugin/responserewrite"
+)
+
+var upBody = []byte("upstream")
+
+// Rewriting a head and a body allocates nothing.
+func TestAllocs(t *testing.T) {
+	reg := plugintest.Registry(t, responserewrite.Def)
+	ch := plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"response-rewrite":{"status_code":201,"body":"b","headers":{"set":{"X-A":"$remote_addr"}},"vars":[["status","==",200]]}}`})
+	r := plugintest.NewRequest("GET / HTTP/1.1\r\nHost: a\r\n\r\n", "127.0.0.1:1")
+	c := r.Reset(ch)
+	run := func() {
+		c = r.Reset(ch)
+		c.Request()
+		c.Status = 200
+		c.HeaderFilter()
+		if string(c.BodyFilter(upBody, true)) != "b" {
+			t.Fatal("body not replaced")
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Errorf("%.1f allocs per request, want 0", n)
+	}
+}
