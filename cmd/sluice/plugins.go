@@ -5,8 +5,12 @@ import (
 	"github.com/sluice-gateway/sluice/l4"
 	"github.com/sluice-gateway/sluice/l7"
 	"github.com/sluice-gateway/sluice/plugin"
+	"github.com/sluice-gateway/sluice/plugin/basicauth"
+	"github.com/sluice-gateway/sluice/plugin/consumerrestriction"
 	"github.com/sluice-gateway/sluice/plugin/cors"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
+	"github.com/sluice-gateway/sluice/plugin/jwtauth"
+	"github.com/sluice-gateway/sluice/plugin/keyauth"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/limitreq"
 	"github.com/sluice-gateway/sluice/plugin/proxyrewrite"
@@ -29,6 +33,10 @@ func builtins() []plugin.Def {
 		responserewrite.Def,
 		cors.Def,
 		realip.Def,
+		keyauth.Def,
+		basicauth.Def,
+		jwtauth.Def,
+		consumerrestriction.Def,
 	}
 }
 
