@@ -89,6 +89,8 @@ func BenchmarkPick(b *testing.B) {
 					weights[i] = 1 + i%3
 				}
 				bal := NewBalancer(k.kind, addrs, weights, prios, 1)
+				SetLogLevel("error") // marking nodes down logs each one
+				defer SetLogLevel("info")
 				c := testChecker(bal, addrs)
 				for i := range down {
 					c.force(i*20, stateUnhealthy)
