@@ -9,7 +9,7 @@ type Expr struct{ e *expr }
 // CompileExpr compiles rule; an empty rule is nil, which matches
 // everything.
 func CompileExpr(rule []any) (*Expr, error) {
-	e, err := compileVars(rule)
+	e, err := compileVars(rule, nil)
 	if err != nil || e == nil {
 		return nil, err
 	}

@@ -195,15 +195,16 @@ func (s *Spec) uriCount() int {
 // caller. Errors wrap ErrInvalidRoute, ErrInvalidURI or ErrInvalidVars.
 func compile(s *Spec) (*Route, error) {
 	r := &Route{}
-	if err := compileInto(s, r, make([]entry, 0, s.uriCount())); err != nil {
+	if err := compileInto(s, r, make([]entry, 0, s.uriCount()), nil); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
 // compileInto builds the route in r, its entries in the room of entries
-// (which a bulk build carves out of one array for all routes).
-func compileInto(s *Spec, r *Route, entries []entry) error {
+// (which a bulk build carves out of one array for all routes) and its
+// smaller pieces from ca.
+func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 	if s.ID == "" {
 		return fmt.Errorf("%w: missing id", ErrInvalidRoute)
 	}
@@ -222,7 +223,7 @@ func compileInto(s *Spec, r *Route, entries []entry) error {
 		if hasURI(r.entries, u) {
 			return nil // a repeated uri would only make the route a candidate twice
 		}
-		p, err := parsePattern(u)
+		p, err := parsePattern(u, ca)
 		if err != nil {
 			return fmt.Errorf("route %q: %w", s.ID, err)
 		}
@@ -256,6 +257,9 @@ func compileInto(s *Spec, r *Route, entries []entry) error {
 		}
 		hosts = []string{s.Host}
 	}
+	if len(hosts) > 0 {
+		r.hosts = ca.takeHosts(len(hosts))
+	}
 	for _, h := range hosts {
 		hp, err := compileHost(h)
 		if err != nil {
@@ -271,6 +275,9 @@ func compileInto(s *Spec, r *Route, entries []entry) error {
 		}
 		addrs = []string{s.RemoteAddr}
 	}
+	if len(addrs) > 0 {
+		r.addrs = ca.takeNets(len(addrs))
+	}
 	for _, a := range addrs {
 		p, err := parseAddrOrPrefix(a)
 		if err != nil {
@@ -280,7 +287,7 @@ func compileInto(s *Spec, r *Route, entries []entry) error {
 	}
 
 	if len(s.Vars) > 0 {
-		e, err := compileVars(s.Vars)
+		e, err := compileVars(s.Vars, ca)
 		if err != nil {
 			return fmt.Errorf("%w: route %q: %v", ErrInvalidVars, s.ID, err)
 		}

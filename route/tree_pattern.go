@@ -48,7 +48,9 @@ type pattern struct {
 // regex (a '*' inside a literal segment becomes a PCRE quantifier, a '.'
 // matches any byte), this parser rejects or takes the bytes literally, and
 // says so in the error.
-func parsePattern(raw string) (pattern, error) {
+//
+// The parts come from ca (nil: a fresh allocation).
+func parsePattern(raw string, ca *compileArena) (pattern, error) {
 	p := pattern{raw: raw}
 	if raw == "" {
 		return p, fmt.Errorf("%w: empty uri", ErrInvalidURI)
@@ -63,14 +65,14 @@ func parsePattern(raw string) (pattern, error) {
 	if first < 0 {
 		p.exact = true
 		p.keyLen = uint16(len(raw))
-		p.parts = []part{{kind: partLit, text: raw}}
+		p.parts = append(ca.takeParts(1), part{kind: partLit, text: raw})
 		return p, nil
 	}
 	p.keyLen = uint16(first)
 	if first == len(raw)-1 && raw[first] == '*' {
 		p.tail = true
 		if first > 0 {
-			p.parts = []part{{kind: partLit, text: raw[:first]}}
+			p.parts = append(ca.takeParts(1), part{kind: partLit, text: raw[:first]})
 		}
 		return p, nil
 	}
@@ -83,7 +85,7 @@ func parsePattern(raw string) (pattern, error) {
 			n += 2
 		}
 	}
-	p.parts = make([]part, 0, n)
+	p.parts = ca.takeParts(n)
 	lit := 0 // start of the pending literal run
 	for start := 0; start <= len(raw); {
 		end := strings.IndexByte(raw[start:], '/')

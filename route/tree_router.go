@@ -107,8 +107,9 @@ func compileAll(specs []Spec, all []Route, entries []entry, offs []int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var ca compileArena
 			for i := lo; i < hi; i++ {
-				if err := compileInto(&specs[i], &all[i], entries[offs[i]:offs[i]:offs[i+1]]); err != nil {
+				if err := compileInto(&specs[i], &all[i], entries[offs[i]:offs[i]:offs[i+1]], &ca); err != nil {
 					errs[w] = err
 					return
 				}

@@ -152,7 +152,7 @@ func isLogic(s string) (op exprOp, neg, ok bool) {
 // (nil). The top level is either a list of clauses (implicitly AND) or a
 // logic form ["OR", clause, clause, ...]; a bare clause must be wrapped in
 // a list, as lua-resty-expr demands.
-func compileVars(rule []any) (*expr, error) {
+func compileVars(rule []any, ca *compileArena) (*expr, error) {
 	if len(rule) == 0 {
 		return nil, nil
 	}
@@ -161,26 +161,26 @@ func compileVars(rule []any) (*expr, error) {
 			return nil, fmt.Errorf("rule should be wrapped inside brackets: %s", render(rule))
 		}
 	}
-	e, err := compileRule(rule)
+	e, err := compileRule(rule, ca)
 	if err != nil {
 		return nil, err
 	}
-	return &e, nil
+	return ca.newExpr(e), nil
 }
 
-func compileRule(rule []any) (expr, error) {
+func compileRule(rule []any, ca *compileArena) (expr, error) {
 	if len(rule) == 0 {
 		return expr{}, fmt.Errorf("rule too short: []")
 	}
 	switch first := rule[0].(type) {
 	case []any:
-		e := expr{op: opAnd, aux: &exprAux{kids: make([]expr, 0, len(rule))}, src: rule}
+		e := expr{op: opAnd, aux: ca.newAux(exprAux{kids: ca.takeExprs(len(rule))}), src: rule}
 		for i, r := range rule {
 			sub, ok := r.([]any)
 			if !ok {
 				return expr{}, fmt.Errorf("element %d of %s is not a list", i+1, render(rule))
 			}
-			k, err := compileRule(sub)
+			k, err := compileRule(sub, ca)
 			if err != nil {
 				return expr{}, err
 			}
@@ -190,18 +190,18 @@ func compileRule(rule []any) (expr, error) {
 	case string:
 		op, neg, logic := isLogic(first)
 		if !logic {
-			return compileClause(rule)
+			return compileClause(rule, ca)
 		}
 		if len(rule) <= 2 {
 			return expr{}, fmt.Errorf("rule too short: %s needs at least two operands", render(rule))
 		}
-		e := expr{op: op, neg: neg, aux: &exprAux{kids: make([]expr, 0, len(rule)-1)}, src: rule}
+		e := expr{op: op, neg: neg, aux: ca.newAux(exprAux{kids: ca.takeExprs(len(rule) - 1)}), src: rule}
 		for _, r := range rule[1:] {
 			sub, ok := r.([]any)
 			if !ok {
 				return expr{}, fmt.Errorf("operand %s of %s is not a list", render(r), first)
 			}
-			k, err := compileRule(sub)
+			k, err := compileRule(sub, ca)
 			if err != nil {
 				return expr{}, err
 			}
@@ -214,7 +214,7 @@ func compileRule(rule []any) (expr, error) {
 
 // compileClause compiles [var, op, value], [var, "!", op, value] and the
 // legacy [var, value] (meaning ==).
-func compileClause(c []any) (expr, error) {
+func compileClause(c []any, ca *compileArena) (expr, error) {
 	e := expr{src: c}
 	var l, op, r any
 	switch len(c) {
@@ -250,7 +250,7 @@ func compileClause(c []any) (expr, error) {
 		code, r = opEq, ops // legacy [var, value]
 	}
 	e.op = code
-	e.v = parseVarRef(name)
+	e.v = ca.varRef(name)
 	switch code {
 	case opEq, opNe, opHas:
 		e.val = toOperand(r)
@@ -274,15 +274,15 @@ func compileClause(c []any) (expr, error) {
 		if err != nil {
 			return e, fmt.Errorf("regex in %s: %v (Go's RE2 syntax: no look-around or back-references)", render(c), err)
 		}
-		e.aux = &exprAux{re: re}
+		e.aux = ca.newAux(exprAux{re: re})
 	case opIn:
 		list, ok := r.([]any)
 		if !ok {
 			return e, fmt.Errorf("in needs a list in %s", render(c))
 		}
-		e.aux = &exprAux{list: make([]operand, len(list))}
-		for i, x := range list {
-			e.aux.list[i] = toOperand(x)
+		e.aux = ca.newAux(exprAux{list: ca.takeOps(len(list))})
+		for _, x := range list {
+			e.aux.list = append(e.aux.list, toOperand(x))
 		}
 	case opIPMat:
 		var list []any
@@ -294,7 +294,7 @@ func compileClause(c []any) (expr, error) {
 		default:
 			return e, fmt.Errorf("ipmatch needs an address or a list in %s", render(c))
 		}
-		e.aux = &exprAux{nets: make([]netip.Prefix, 0, len(list))}
+		e.aux = ca.newAux(exprAux{nets: ca.takeNets(len(list))})
 		for _, x := range list {
 			s, ok := x.(string)
 			if !ok {
