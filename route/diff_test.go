@@ -378,56 +378,17 @@ func TestDifferentialUpdates(t *testing.T) {
 			if err := fresh.Build(ref.specs); err != nil {
 				t.Fatal(err)
 			}
-			if a, b := dumpSorted(r.Table().root), dumpSorted(fresh.Table().root); a != b {
+			if err := checkTable(r.Table()); err != nil {
+				t.Fatalf("seed %d step %d: %v\n%s", seed, step, err, dumpTable(r.Table(), true))
+			}
+			if a, b := dumpTable(r.Table(), false), dumpTable(fresh.Table(), false); a != b {
 				t.Fatalf("seed %d step %d: tree shape differs from a fresh build\nincremental:\n%s\nfresh:\n%s", seed, step, a, b)
 			}
+			if a, b := dumpTable(compacted(r), true), dumpTable(fresh.Table(), true); a != b {
+				t.Fatalf("seed %d step %d: compacted tree differs from a fresh build\ncompacted:\n%s\nfresh:\n%s", seed, step, a, b)
+			}
 		}
 	}
-}
-
-// dumpSorted renders a tree with children in byte order, since the order
-// children were added in depends on history.
-func dumpSorted(n *node) string {
-	var b strings.Builder
-	type item struct {
-		n     *node
-		depth int
-		label string
-	}
-	stack := []item{{n, 0, ""}}
-	for len(stack) > 0 {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		var ids []string
-		if x := it.n.ext; x != nil {
-			if x.wild == nil && len(x.exact) == 0 && len(x.tail) == 0 {
-				ids = append(ids, "empty ext")
-			}
-			for _, e := range x.exact {
-				ids = append(ids, "="+e.route.ID+e.pat.raw)
-			}
-			for _, e := range x.tail {
-				ids = append(ids, "*"+e.route.ID+e.pat.raw)
-			}
-		}
-		slices.Sort(ids)
-		fmt.Fprintf(&b, "%s%s[%s] %v\n", strings.Repeat(" ", it.depth), it.label, it.n.seg, ids)
-		var kids []*node
-		for i := range it.n.children {
-			kids = append(kids, &it.n.children[i])
-		}
-		slices.SortFunc(kids, func(x, y *node) int { return strings.Compare(y.seg, x.seg) })
-		if it.n.wild() != nil {
-			stack = append(stack, item{it.n.wild(), it.depth + 1, ":"})
-		}
-		for _, k := range kids {
-			if &it.n.children[it.n.child(k.seg[0])] != k || k.head != packHead(k.seg) {
-				b.WriteString("index or head out of step\n")
-			}
-			stack = append(stack, item{k, it.depth + 1, ""})
-		}
-	}
-	return b.String()
 }
 
 // TestConcurrentReaders has readers look up while a writer churns; run

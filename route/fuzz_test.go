@@ -50,8 +50,8 @@ func FuzzLookup(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		if n := r.Table().root; len(n.children) != 0 || n.ext != nil {
-			t.Fatalf("tree not empty after deleting every route: %s", dump(n))
+		if !emptyTable(r.Table()) {
+			t.Fatalf("tree not empty after deleting every route:\n%s", dumpTable(r.Table(), true))
 		}
 	})
 }

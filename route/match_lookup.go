@@ -2,8 +2,8 @@ package route
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
-	"strings"
 )
 
 // noCopy lets go vet's copylocks check flag copies of structs holding
@@ -69,7 +69,7 @@ func (m *Match) Param(name string) ([]byte, bool) {
 // frame is a parameter branch the walk has yet to try: the wild child of
 // a node, entered at pos, after the segment it stands for.
 type frame struct {
-	n   *node
+	n   uint32
 	pos int
 }
 
@@ -79,83 +79,112 @@ type frame struct {
 // child, the alternative "this segment is the parameter" is pushed and
 // tried after the static walk ends, so the cost is the path length times
 // the number of parameter positions on the way, never the number of
-// routes.
+// routes. A node with a jump table skips a run of branching nodes in one
+// lookup (tree_jump.go).
 func (t *Table) collect(path []byte, m *Match) {
 	m.cands = m.cands[:0]
 	m.stack = m.stack[:0]
-	n, i := t.root, 0
+	nodes, words, lists := t.a.nodes, t.a.words, t.a.lists
+	n, i := &nodes[t.root], 0
 	for {
 	walk:
 		for {
-			if x := n.ext; x != nil {
+			var next uint32
+			if n.tail|n.wild|n.aux != 0 || i == len(path) {
 				// One append per entry: append(s, list...) of pointers goes
 				// through typedslicecopy, which costs more than the lists
 				// here are long.
-				//lint:ignore S1011 one append per entry is cheaper here (see above)
-				for _, e := range x.tail {
-					m.cands = append(m.cands, e)
+				for p := n.tail; lists[p] != nil; p++ {
+					m.cands = append(m.cands, lists[p])
 				}
 				if i == len(path) {
-					//lint:ignore S1011 as above
-					for _, e := range x.exact {
-						m.cands = append(m.cands, e)
+					for p := n.exact; lists[p] != nil; p++ {
+						m.cands = append(m.cands, lists[p])
 					}
 					break walk
 				}
-				if x.wild != nil {
+				if n.wild != 0 {
 					j := i
 					for j < len(path) && path[j] != '/' {
 						j++
 					}
 					if j > i {
-						m.stack = append(m.stack, frame{x.wild, j})
+						m.stack = append(m.stack, frame{n.wild, j})
 					}
 				}
-			} else if i == len(path) {
-				break walk
+				if n.aux != 0 {
+					meta := words[n.aux+auxMeta]
+					if s := int(meta & 0xff); s != 0 && len(path)-i >= s {
+						// hget, by hand: this is the walk's hottest call
+						key := lowBytes(loadWord(path[i:]), s)
+						h := mixKey(key)
+						c := phash{ref: words[n.aux+auxJump], bits: meta >> 8}.chunkOf(words, h)
+						if c == 0 {
+							break walk
+						}
+						lo, hi := uint32(key), uint32(key>>32)
+						sl := uint32(h) & (chunkSlots - 1)
+						for range chunkSlots {
+							o := c + sl*slotWords
+							v := words[o+2]
+							if v == 0 {
+								break walk
+							}
+							if words[o] == lo && words[o+1] == hi {
+								next = v & jumpIdxMask
+								i += int(v >> jumpIdxBits)
+								break
+							}
+							sl = (sl + 1) & (chunkSlots - 1)
+						}
+						if next == 0 {
+							break walk
+						}
+					} else if n.nkids > maxPacked {
+						k := uint32(t.a.text[words[n.aux+auxWide]+uint32(path[i])])
+						if k >= uint32(n.nkids) {
+							break walk
+						}
+						next = words[n.kids+k]
+					}
+				}
 			}
-			var k int
-			if nc := len(n.children); nc <= maxPacked {
-				k = findPacked(n.idx[0], path[i])
-				if k == 8 && nc > 8 {
+			if next == 0 {
+				nk := int(n.nkids)
+				if nk > maxPacked {
+					break walk // a wide node's child is found through aux above
+				}
+				k := findPacked(n.idx[0], path[i])
+				if k == 8 && nk > 8 {
 					k = 8 + findPacked(n.idx[1], path[i])
 				}
-				if k >= nc {
+				if k >= nk {
 					break walk
 				}
-			} else if k = strings.IndexByte(n.ext.wide, path[i]); k < 0 {
-				break walk
+				next = words[n.kids+uint32(k)]
 			}
-			n = &n.children[k]
-			seg := n.seg
-			if len(path)-i < len(seg) {
-				break walk
-			}
+			n = &nodes[next]
 			// Compare the label a word at a time against head; only a
-			// label longer than 8 bytes reads its own bytes.
-			if len(path)-i >= 8 {
-				w := binary.LittleEndian.Uint64(path[i:])
-				if len(seg) < 8 {
-					w &= 1<<(8*len(seg)) - 1
-				}
-				if w != n.head || len(seg) > 8 && string(path[i+8:i+len(seg)]) != seg[8:] {
+			// label longer than 16 bytes reads text.
+			l := int(n.segLen)
+			if len(path)-i < l {
+				break walk
+			}
+			if l <= 8 && len(path)-i >= 8 {
+				if lowBytes(binary.LittleEndian.Uint64(path[i:]), l) != n.head[0] {
 					break walk
 				}
-			} else {
-				for j := 1; j < len(seg); j++ {
-					if path[i+j] != seg[j] {
-						break walk
-					}
-				}
+			} else if !n.labelMatches(path[i:], t.a.text) {
+				break walk
 			}
-			i += len(seg)
+			i += l
 		}
 		if len(m.stack) == 0 {
 			return
 		}
 		f := m.stack[len(m.stack)-1]
 		m.stack = m.stack[:len(m.stack)-1]
-		n, i = f.n, f.pos
+		n, i = &nodes[f.n], f.pos
 	}
 }
 
@@ -175,7 +204,7 @@ func sortCands(cs []*entry) {
 func (t *Table) Lookup(req *Request, m *Match) *Route {
 	m.Route = nil
 	m.Params = m.Params[:0]
-	if t.exact != nil {
+	if t.exact.ref != 0 {
 		if rt := t.lookupExact(req, m); rt != nil {
 			return rt
 		}
@@ -204,11 +233,19 @@ func (t *Table) Lookup(req *Request, m *Match) *Route {
 // outrank all others. A nil result means none of them passed, and the
 // walk decides (it meets them again, and they fail again).
 func (t *Table) lookupExact(req *Request, m *Match) *Route {
+	off := hget(t.a.words, t.exact, maphash.Bytes(exactSeed, req.Path))
+	if off == 0 {
+		return nil
+	}
+	lists := t.a.lists
+	// One list holds the routes of one uri; a hash collision shows as a
+	// list of another uri.
+	if lists[off].pat.raw != string(req.Path) {
+		return nil
+	}
 	m.cands = m.cands[:0]
-	for _, e := range t.exact.lookup(req.Path) {
-		if e.pat.raw == string(req.Path) {
-			m.cands = append(m.cands, e)
-		}
+	for p := off; lists[p] != nil; p++ {
+		m.cands = append(m.cands, lists[p])
 	}
 	cs := m.cands
 	if len(cs) > 1 {

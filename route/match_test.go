@@ -185,8 +185,8 @@ func TestUpdates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := r.Table().root; len(n.children) != 0 || n.ext != nil {
-		t.Errorf("empty table keeps nodes: %+v", n)
+	if !emptyTable(r.Table()) {
+		t.Errorf("empty table keeps nodes:\n%s", dumpTable(r.Table(), true))
 	}
 }
 
@@ -204,35 +204,12 @@ func TestPruneKeepsShape(t *testing.T) {
 		}
 	}
 	fresh := mustBuild(t, specs[0], specs[2])
-	if a, b := dump(r.Table().root), dump(fresh.Table().root); a != b {
+	if a, b := dumpTable(r.Table(), false), dumpTable(fresh.Table(), false); a != b {
 		t.Errorf("after deletes:\n%s\nfresh build:\n%s", a, b)
 	}
-}
-
-func dump(n *node) string {
-	var b strings.Builder
-	var walk func(n *node, depth int)
-	walk = func(n *node, depth int) {
-		b.WriteString(strings.Repeat("  ", depth) + "[" + n.seg + "]")
-		if n.ext != nil {
-			for _, e := range n.ext.exact {
-				b.WriteString(" =" + e.route.ID)
-			}
-			for _, e := range n.ext.tail {
-				b.WriteString(" *" + e.route.ID)
-			}
-		}
-		b.WriteByte('\n')
-		for i := range n.children {
-			walk(&n.children[i], depth+1)
-		}
-		if n.wild() != nil {
-			b.WriteString(strings.Repeat("  ", depth+1) + ":\n")
-			walk(n.wild(), depth+2)
-		}
+	if err := checkTable(r.Table()); err != nil {
+		t.Error(err)
 	}
-	walk(n, 0)
-	return b.String()
 }
 
 func TestInvalidSpecs(t *testing.T) {
@@ -304,7 +281,7 @@ func TestExplain(t *testing.T) {
 }
 
 // TestWideFanout crosses the 8- and 16-children boundaries where a node's
-// child index moves from one packed word to two to ext.wide, growing and
+// child index moves from one packed word to two to the wide child map, growing and
 // shrinking.
 func TestWideFanout(t *testing.T) {
 	r := New()
@@ -339,7 +316,10 @@ func TestWideFanout(t *testing.T) {
 		want = append(want, probe{path: specs[i].URI, want: "param", params: []string{"p=" + specs[i].ID}})
 		checkProbes(t, r, want)
 		fresh := mustBuild(t, append(left, Spec{ID: "param", URI: "/x/:p/y", Priority: -1})...)
-		if a, b := dumpSorted(r.Table().root), dumpSorted(fresh.Table().root); a != b {
+		if err := checkTable(r.Table()); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := dumpTable(r.Table(), false), dumpTable(fresh.Table(), false); a != b {
 			t.Fatalf("after deleting down to %d children:\n%s\nfresh:\n%s", len(left), a, b)
 		}
 	}

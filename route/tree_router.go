@@ -11,9 +11,10 @@ import (
 // never lock and never see a later change; take one with Router.Table at
 // the start of a request and use it throughout.
 type Table struct {
-	root  *node
-	exact *exactIndex
-	count int // routes
+	a     arena // the arena's arrays as published: later writers append past them
+	root  uint32
+	exact phash // exact uri -> its entry list
+	count int   // routes
 }
 
 // Len returns the number of routes in t.
@@ -28,13 +29,16 @@ type Router struct {
 	mu   sync.Mutex        // writers only
 	byID map[string]*Route // writers only: the published table's routes
 	seq  uint64            // last configuration-order number given out
-	gen  uint64            // last write generation
+	a    arena             // writers only: the published table's arena, with its spare capacity
+	dead arenaLen          // garbage in a
+	plan planState
 }
 
 // New returns a Router with an empty table.
 func New() *Router {
-	r := &Router{byID: map[string]*Route{}}
-	r.cur.Store(&Table{root: &node{}})
+	r := &Router{byID: map[string]*Route{}, a: newArena(0)}
+	r.a.nodes = append(r.a.nodes, node{})
+	r.cur.Store(&Table{a: r.a, root: 1})
 	return r
 }
 
@@ -43,6 +47,22 @@ func (r *Router) Table() *Table { return r.cur.Load() }
 
 // Lookup matches req on the current version; see Table.Lookup.
 func (r *Router) Lookup(req *Request, m *Match) *Route { return r.cur.Load().Lookup(req, m) }
+
+// writer starts an update of the published table.
+func (r *Router) writer() writer {
+	t := r.cur.Load()
+	return writer{a: r.a, mark: r.a.lens(), root: t.root, exact: t.exact, dead: r.dead, plan: r.plan}
+}
+
+// publish makes w's tree the current table, compacting first when w left
+// more garbage than live data behind.
+func (r *Router) publish(w *writer, count int) {
+	if w.needsCompaction() {
+		*w = w.compact(w.wantsPlan())
+	}
+	r.a, r.dead, r.plan = w.a, w.dead, w.plan
+	r.cur.Store(&Table{a: w.a, root: w.root, exact: w.exact, count: count})
+}
 
 // Build replaces the whole table with specs, in one publish. Their order
 // is the configuration order that breaks ties. On error nothing changes.
@@ -69,24 +89,19 @@ func (r *Router) Build(specs []Spec) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.gen++
-	w := writer{gen: r.gen, bulk: true}
-	root := &node{gen: w.gen}
-	var exact *exactIndex
+	w := writer{a: newArena(2 * len(entries)), bulk: true}
+	w.root = w.newNode(node{})
 	for _, rt := range routes {
 		r.seq++
 		rt.setSeq(r.seq)
 		for i := range rt.entries {
-			e := &rt.entries[i]
-			root = w.insert(root, e)
-			if e.pat.exact {
-				exact = w.exactChange(exact, e, true)
-			}
+			w.insert(&rt.entries[i])
 		}
 	}
-	compact(root)
+	w.finishBulk()
 	r.byID = byID
-	r.cur.Store(&Table{root: root, exact: exact, count: len(routes)})
+	r.a, r.dead, r.plan = w.a, w.dead, w.plan
+	r.cur.Store(&Table{a: w.a, root: w.root, exact: w.exact, count: len(routes)})
 	return nil
 }
 
@@ -158,15 +173,11 @@ func (r *Router) put(s *Spec, mode putMode) error {
 	case old == nil && mode == putReplace:
 		return fmt.Errorf("%w: %q", ErrNotFound, rt.ID)
 	}
-	t := r.cur.Load()
-	r.gen++
-	w := writer{gen: r.gen}
-	root, exact := t.root, t.exact
-	count := t.count + 1
+	w := r.writer()
+	count := r.cur.Load().count + 1
 	if old != nil {
 		rt.setSeq(old.seq)
-		var err error
-		if root, exact, err = removeRoute(&w, root, exact, old); err != nil {
+		if err := w.removeRoute(old); err != nil {
 			return err
 		}
 		count--
@@ -175,14 +186,10 @@ func (r *Router) put(s *Spec, mode putMode) error {
 		rt.setSeq(r.seq)
 	}
 	for i := range rt.entries {
-		e := &rt.entries[i]
-		root = w.insert(root, e)
-		if e.pat.exact {
-			exact = w.exactChange(exact, e, true)
-		}
+		w.insert(&rt.entries[i])
 	}
 	r.byID[rt.ID] = rt
-	r.cur.Store(&Table{root: root, exact: exact, count: count})
+	r.publish(&w, count)
 	return nil
 }
 
@@ -194,32 +201,26 @@ func (r *Router) Delete(id string) error {
 	if old == nil {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	t := r.cur.Load()
-	r.gen++
-	w := writer{gen: r.gen}
-	root, exact, err := removeRoute(&w, t.root, t.exact, old)
-	if err != nil {
+	w := r.writer()
+	if err := w.removeRoute(old); err != nil {
 		return err
 	}
 	delete(r.byID, id)
-	r.cur.Store(&Table{root: root, exact: exact, count: t.count - 1})
+	r.publish(&w, r.cur.Load().count-1)
 	return nil
 }
 
-func removeRoute(w *writer, root *node, exact *exactIndex, rt *Route) (*node, *exactIndex, error) {
+// removeRoute takes every uri of rt off the tree. What it wrote before an
+// error is past the published arrays and is simply not published.
+func (w *writer) removeRoute(rt *Route) error {
 	for i := range rt.entries {
-		e := &rt.entries[i]
-		var ok bool
-		if root, ok = w.remove(root, e); !ok {
+		if e := &rt.entries[i]; !w.remove(e) {
 			// Only a bug can get here; refuse the change instead of
 			// publishing a tree that still holds half of the route.
-			return nil, nil, fmt.Errorf("route: internal error: uri %q of %q missing from the tree", e.pat.raw, rt.ID)
-		}
-		if e.pat.exact {
-			exact = w.exactChange(exact, e, false)
+			return fmt.Errorf("route: internal error: uri %q of %q missing from the tree", e.pat.raw, rt.ID)
 		}
 	}
-	return root, exact, nil
+	return nil
 }
 
 // Route returns the route with id from the current version.
