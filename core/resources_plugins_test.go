@@ -126,7 +126,7 @@ func TestPluginResourceErrors(t *testing.T) {
 		{"consumer group", "consumers:\n  - username: jack\n    group_id: nope\n", `routes.yaml:3: consumers[0].group_id: no consumer_group with id "nope"`},
 		{"service upstream", "services:\n  - {id: s, upstream_id: nope}\n", `routes.yaml:2: services[0].upstream_id: no upstream with id "nope"`},
 		{"stream service", "stream_routes:\n  - {id: st, service_id: nope}\n", `routes.yaml:2: stream_routes[0].service_id: no service with id "nope"`},
-		{"service without upstream", "services: [{id: s, plugins: {cors: {}}}]\nroutes:\n  - {id: r, uri: /, service_id: s}\n", `routes.yaml:3: routes[0]: needs upstream or upstream_id (here or in its service)`},
+		{"service without upstream", "services: [{id: s, hosts: [a.com]}]\nroutes:\n  - {id: r, uri: /, service_id: s}\n", `routes.yaml:3: routes[0]: needs upstream or upstream_id (here or in its service), or plugins that answer`},
 		{"service both", up + "services:\n  - {id: s, upstream_id: up, upstream: {nodes: {\"127.0.0.1:1\": 1}}}\n", `routes.yaml:3: services[0]: set upstream or upstream_id, not both`},
 		{"service inline upstream", "services:\n  - {id: s, upstream: {nodes: {\"127.0.0.1:1\": 0}}}\n", `services[0].upstream.nodes: every node has weight 0`},
 		{"service dup", "services:\n  - {id: s}\n  - {id: s}\n", `routes.yaml:3: services[1].id: duplicate id "s"`},

@@ -243,8 +243,10 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 				return nil, err
 			}
 			s.RouteUpstreams[r.ID] = us
-		} else if r.UpstreamID == "" && s.serviceUpstream(r.ServiceID) == nil {
-			return nil, d.errf(p, nil, "needs upstream or upstream_id (here or in its service)")
+		} else if r.UpstreamID == "" && s.serviceUpstream(r.ServiceID) == nil && !s.routeHasPlugins(r) {
+			// A route with plugins may answer every request itself (a
+			// redirect): APISIX accepts it, and so does sluice.
+			return nil, d.errf(p, nil, "needs upstream or upstream_id (here or in its service), or plugins that answer")
 		}
 	}
 	return s, nil

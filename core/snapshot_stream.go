@@ -18,3 +18,16 @@ func (s *Snapshot) StreamTargets() []*StreamTarget {
 	}
 	return append(out, s.stream[0]...)
 }
+
+// routeHasPlugins reports whether r runs plugins of its own, its service's
+// or its plugin config's.
+func (s *Snapshot) routeHasPlugins(r *Route) bool {
+	if len(r.Plugins) > 0 {
+		return true
+	}
+	if sv := s.Services[r.ServiceID]; sv != nil && len(sv.Plugins) > 0 {
+		return true
+	}
+	pc := s.PluginConfigs[r.PluginConfigID]
+	return pc != nil && len(pc.Plugins) > 0
+}

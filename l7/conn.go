@@ -371,6 +371,10 @@ func (c *conn) setHost(node netip.AddrPort) {
 // an idle pooled one when there is one, else a new one.
 func (c *conn) connectUpstream(lastErr *cannedResponse) {
 	u := c.ups
+	if u == nil {
+		c.fail(&resp503NoUpstream) // a route whose plugins let the request through
+		return
+	}
 	if c.tries >= u.Tries || (c.tries > 0 && c.retryExpired(u)) {
 		c.fail(lastErr)
 		return

@@ -205,6 +205,7 @@ routes:
   - {id: divert, uri: /divert, upstream_id: a, plugins: {divert: {to: b}}}
   - {id: vars, uri: /vars, upstream_id: b, vars: [["http_x_v", "==", "1"]]}
   - {id: plain, uri: /plain, upstream_id: a}
+  - {id: noup, uri: /noup, plugins: {gate: {}}}
 `, a, b)})
 	cl := e2e.Client()
 
@@ -250,6 +251,15 @@ routes:
 		resp, body := get(t, cl, n.URL+"/divert")
 		if body != "b gate=" || resp.Header.Get("X-Upstream") != "yes" {
 			t.Errorf("%q %v", body, resp.Header)
+		}
+	})
+	t.Run("a route with plugins and no upstream", func(t *testing.T) {
+		if resp, _ := get(t, cl, n.URL+"/noup"); resp.StatusCode != 401 {
+			t.Errorf("stopped by its plugin: %d", resp.StatusCode)
+		}
+		resp, body := get(t, cl, n.URL+"/noup", "X-Pass", "1")
+		if resp.StatusCode != 503 || !strings.Contains(body, "missing upstream configuration") {
+			t.Errorf("let through: %d %q", resp.StatusCode, body)
 		}
 	})
 	t.Run("route vars read request headers", func(t *testing.T) {

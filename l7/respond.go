@@ -35,6 +35,8 @@ var (
 	resp501 = canned(501, "Not Implemented", "501 Not Implemented")
 	resp502 = canned(502, "Bad Gateway", "502 Bad Gateway")
 	resp504 = canned(504, "Gateway Timeout", "504 Gateway Timeout")
+	// A route without an upstream whose plugins did not answer.
+	resp503NoUpstream = canned(503, "Service Unavailable", "missing upstream configuration in Route or Service")
 )
 
 // forStatus picks the canned answer for a codec error's status.

@@ -170,7 +170,14 @@ func resolveTimeouts(route *core.Timeouts, up core.Timeouts) timeouts {
 }
 
 func newTarget(r *core.Route, up *core.UpstreamSet, ws bool) *target {
-	t := &target{id: r.ID, serviceID: r.ServiceID, up: up, ws: ws, to: resolveTimeouts(r.Timeout, up.Timeout)}
+	t := &target{id: r.ID, serviceID: r.ServiceID, up: up, ws: ws}
+	if up == nil {
+		// Only a route with plugins has none; a request its plugins let
+		// through is answered 503 (connectUpstream).
+		t.to = resolveTimeouts(r.Timeout, core.Timeouts{})
+		return t
+	}
+	t.to = resolveTimeouts(r.Timeout, up.Timeout)
 	switch up.PassHost {
 	case "node":
 		t.passHost = passHostNode
@@ -226,13 +233,13 @@ func disabled(r *core.Route) bool { return r.Status != nil && *r.Status == 0 }
 func routeSpec(b *plugin.Build, snap *core.Snapshot, i int) (route.Spec, error) {
 	r := &snap.Routes[i]
 	up := snap.RouteUpstream(r)
-	if up == nil {
-		return route.Spec{}, fmt.Errorf("routes[%d] (%s): no upstream", i, r.ID)
-	}
 	t := newTarget(r, up, snap.RouteWebsocket(r))
 	var err error
 	if t.chain, err = routeChain(b, snap, r); err != nil {
 		return route.Spec{}, err // it names the resource ("routes/1: plugins.key-auth: ...")
+	}
+	if up == nil && t.chain == nil {
+		return route.Spec{}, fmt.Errorf("routes[%d] (%s): no upstream", i, r.ID)
 	}
 	host, hosts := snap.RouteHosts(r)
 	return route.Spec{

@@ -102,7 +102,7 @@ func TestAdminPluginReferences(t *testing.T) {
 	a.expect("PUT", "/apisix/admin/stream_routes/st", `{"service_id":"nope"}`, 400, "failed to fetch service info by service id [nope]")
 
 	a.expect("PUT", "/apisix/admin/upstreams/u", `{"nodes":{"127.0.0.1:7001":1}}`, 201, "")
-	a.expect("PUT", "/apisix/admin/services/bare", `{"plugins":{"cors":{}}}`, 201, "")
+	a.expect("PUT", "/apisix/admin/services/bare", `{"desc":"no upstream, no plugins"}`, 201, "")
 	a.expect("PUT", "/apisix/admin/services/both", `{"upstream_id":"u","upstream":{"nodes":{"127.0.0.1:1":1}}}`, 400, "invalid service: set upstream or upstream_id, not both")
 	a.expect("PUT", "/apisix/admin/routes/r", `{"uri":"/","service_id":"bare"}`, 400, "needs upstream or upstream_id (here or in its service)")
 	a.expect("PUT", "/apisix/admin/services/s", `{"upstream_id":"u"}`, 201, "")

@@ -84,7 +84,9 @@ func TestDocExamples(t *testing.T) {
 func TestE2E(t *testing.T) {
 	up := e2e.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream") }))
 	n := e2e.Start(t, e2e.Options{Plugins: []plugin.Def{redirect.Def}, Routes: fmt.Sprintf(`
-routes: [{id: r, uri: "/*", upstream: {nodes: {%q: 1}}, plugins: {redirect: {regex_uri: ["^/old/(.*)", "/new/$1"], ret_code: 301}}}]
+routes:
+  - {id: r, uri: "/*", upstream: {nodes: {%q: 1}}, plugins: {redirect: {regex_uri: ["^/old/(.*)", "/new/$1"], ret_code: 301}}}
+  - {id: only, uri: "/moved", plugins: {redirect: {uri: "/elsewhere"}}}
 `, up)})
 	cl := e2e.Client()
 	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -96,6 +98,14 @@ routes: [{id: r, uri: "/*", upstream: {nodes: {%q: 1}}, plugins: {redirect: {reg
 	resp.Body.Close()
 	if resp.StatusCode != 301 || resp.Header.Get("Location") != "/new/x" || len(b) != 0 {
 		t.Errorf("%d %v %q", resp.StatusCode, resp.Header, b)
+	}
+	resp, err = cl.Get(n.URL + "/moved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/elsewhere" {
+		t.Errorf("a route with no upstream: %d %v", resp.StatusCode, resp.Header)
 	}
 	resp, err = cl.Get(n.URL + "/other")
 	if err != nil {
