@@ -570,7 +570,10 @@ func TestHealthNoGoroutinePerNode(t *testing.T) {
 	}
 	var timers int
 	g.Each(func(l *Loop) { timers = l.wheel.n - timers0 })
-	if timers < 300 || timers > 300+10 {
+	// At most one timer per node (its next probe) plus the probes in
+	// flight; fewer while probes are between timers, which a loaded
+	// machine shows.
+	if timers > 300+10 {
 		t.Errorf("%d timers on the loop for 300 nodes (concurrency 10)", timers)
 	}
 }

@@ -29,7 +29,7 @@ var Def = plugin.Def{
 			"method": {"type": "string", "enum": ["GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "MKCOL", "COPY", "MOVE", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH", "TRACE"]},
 			"regex_uri": {"type": "array", "minItems": 2, "items": {"type": "string"}},
 			"host": {"type": "string", "pattern": "^[0-9a-zA-Z-.]+(:\\d{1,5})?$"},
-			"headers": `+plugin.HeaderOpsSchema+`,
+			"headers": ` + plugin.HeaderOpsSchema + `,
 			"use_real_request_uri_unsafe": {"type": "boolean", "default": false}
 		},
 		"minProperties": 1,
@@ -54,12 +54,12 @@ type regexPair struct {
 }
 
 type rewrite struct {
-	uri      *plugin.Template
-	regex    []regexPair
-	method   []byte
-	host     []byte
-	headers  *plugin.HeaderOps
-	unsafe   bool
+	uri     *plugin.Template
+	regex   []regexPair
+	method  []byte
+	host    []byte
+	headers *plugin.HeaderOps
+	unsafe  bool
 }
 
 func newRewrite(_ *plugin.Build, data []byte) (any, error) {
