@@ -319,6 +319,10 @@ func TestWideFanout(t *testing.T) {
 		if err := checkTable(r.Table()); err != nil {
 			t.Fatal(err)
 		}
+		if err := checkTable(fresh.Table()); err != nil {
+			t.Fatal(err)
+		}
+		checkProbes(t, fresh, want)
 		if a, b := dumpTable(r.Table(), false), dumpTable(fresh.Table(), false); a != b {
 			t.Fatalf("after deleting down to %d children:\n%s\nfresh:\n%s", len(left), a, b)
 		}

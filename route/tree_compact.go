@@ -232,8 +232,8 @@ func (c *writer) copyPhash(words []uint32, p phash, remap func(uint32) uint32) p
 	return np
 }
 
-// finishBulk ends a bulk build in place: it plans the jumps, builds the
-// exact index and trims the arrays. Nodes stay where the inserts put them
+// finishBulk ends a bulk build in place: it maps the children of wide
+// nodes, plans the jumps, builds the exact index and trims the arrays. Nodes stay where the inserts put them
 // (a compaction would group siblings), which costs lookups nothing
 // measurable and saves copying the table.
 func (w *writer) finishBulk() {
@@ -251,6 +251,9 @@ func (w *writer) finishBulk() {
 		}
 		for k := 0; k < int(n.nkids); k++ {
 			stack = append(stack, w.a.words[n.kids+uint32(k)])
+		}
+		if n.nkids > maxPacked {
+			w.reindex(i)
 		}
 	}
 	w.planJumps(w.root)

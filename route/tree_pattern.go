@@ -61,7 +61,13 @@ func parsePattern(raw string, ca *compileArena) (pattern, error) {
 	if raw[0] != '/' && raw != "*" {
 		return p, fmt.Errorf("%w: %q must start with '/'", ErrInvalidURI, raw)
 	}
-	first := strings.IndexAny(raw, ":*")
+	first := -1
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == ':' || raw[i] == '*' {
+			first = i
+			break
+		}
+	}
 	if first < 0 {
 		p.exact = true
 		p.keyLen = uint16(len(raw))

@@ -141,13 +141,16 @@ func (w *writer) findKid(p uint32, c byte) (int, bool) {
 	n := w.nd(p)
 	nk := int(n.nkids)
 	if nk <= maxPacked {
-		for k := 0; k < nk; k++ {
-			b := byte(n.idx[k>>3] >> (8 * (k & 7)))
-			if b >= c {
-				return k, b == c
-			}
+		k := findPacked(n.idx[0], c)
+		if k == 8 && nk > 8 {
+			k = 8 + findPacked(n.idx[1], c)
 		}
-		return nk, false
+		if k < nk {
+			return k, true
+		}
+		for k = 0; k < nk && byte(n.idx[k>>3]>>(8*(k&7))) < c; k++ {
+		}
+		return k, false
 	}
 	kids := w.a.words[n.kids : n.kids+uint32(nk)]
 	k, found := slices.BinarySearchFunc(kids, c, func(i uint32, c byte) int {
@@ -164,7 +167,23 @@ func (w *writer) insertKid(p uint32, k int, c uint32) {
 	copy(kids[k+1:], kids[k:])
 	kids[k] = c
 	n.nkids++
-	w.reindex(p)
+	switch {
+	case n.nkids <= maxPacked:
+		// shift the packed first bytes instead of reading every child
+		var b [maxPacked]byte
+		for i := range b {
+			b[i] = byte(n.idx[i>>3] >> (8 * (i & 7)))
+		}
+		copy(b[k+1:], b[k:])
+		b[k] = w.a.nodes[c].firstByte()
+		n.idx = [2]uint64{}
+		for i, x := range b[:n.nkids] {
+			n.idx[i>>3] |= uint64(x) << (8 * (i & 7))
+		}
+	case !w.bulk:
+		w.reindex(p)
+	}
+	// A bulk build maps its wide nodes' children once, in finishBulk.
 }
 
 // removeKid drops child k of the owned p.
