@@ -100,12 +100,12 @@ func run(cfg *core.Config, routesPath string) error {
 	// not kill the process (its default action), it is handled once serving.
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	_, hooks, err := compileHooks(cfg, workers)
+	reg, hooks, err := compileHooks(cfg, workers)
 	if err != nil {
 		return err
 	}
 	store := &core.Store{Compile: hooks}
-	plane, err := startConfigPlane(cfg, routesPath, workers, store) // provider.go
+	plane, err := startConfigPlane(cfg, routesPath, workers, store, reg) // provider.go
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-gateway/sluice/core"
 	"github.com/sluice-gateway/sluice/l7/admin"
+	"github.com/sluice-gateway/sluice/plugin"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -31,19 +32,21 @@ type configPlane struct {
 	source string
 	hooks  []func(*core.Snapshot) error
 	health *core.Health
+	// plugins is the node's registry, for the Admin API's plugin endpoints.
+	plugins *plugin.Registry
 }
 
 // startConfigPlane loads the first config into store and keeps it current
 // from then on. With an external etcd that cannot be reached, the node
 // starts from the last config it saved; without one, it starts with no
 // routes and says it is not ready.
-func startConfigPlane(cfg *core.Config, routesPath string, workers int, store *core.Store) (*configPlane, error) {
+func startConfigPlane(cfg *core.Config, routesPath string, workers int, store *core.Store, reg *plugin.Registry) (*configPlane, error) {
 	// Until run() subscribes to signals, a SIGHUP (an operator, or a test,
 	// reloading early) would end the process; the watcher catches changes
 	// made in that window anyway.
 	signal.Ignore(syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
-	cp := &configPlane{cfg: cfg, cancel: cancel, hooks: store.Compile, health: store.Health()}
+	cp := &configPlane{cfg: cfg, cancel: cancel, hooks: store.Compile, health: store.Health(), plugins: reg}
 	ok := false
 	defer func() {
 		if !ok {
@@ -171,7 +174,7 @@ func (cp *configPlane) startAdmin(workers int) error {
 		}
 		allow = append(allow, p)
 	}
-	o := admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready, Compile: cp.hooks, Health: cp.health}
+	o := admin.Options{Config: cfg, Loops: workers, Client: cp.client, Keys: keys, Allow: allow, Ready: cp.ready, Compile: cp.hooks, Health: cp.health, Plugins: cp.plugins}
 	if cp.etcd != nil {
 		o.View = cp.etcd
 	}

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/plugin"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// Compile are the store's compile hooks (core.Store.Compile): a write
 	// they would refuse is a 400, not a snapshot the data plane rejects.
 	Compile []func(*core.Snapshot) error
+	// Plugins is the node's plugin registry, for /apisix/admin/plugins
+	// (plugins_api.go); nil: 404.
+	Plugins *plugin.Registry
 	// Health answers GET /v1/healthcheck (healthcheck.go); nil: 404.
 	Health *core.Health
 }
@@ -277,6 +281,9 @@ func (s *Server) route(r *http.Request, rest string, body []byte) (int, any, err
 	seg := strings.Split(rest, "/")
 	if seg[0] == "schema" {
 		return s.schemaEndpoints(r, seg[1:], body)
+	}
+	if seg[0] == "plugins" {
+		return s.pluginEndpoints(r, seg[1:])
 	}
 	kind := seg[0]
 	known, why := core.KindSupport(kind)
