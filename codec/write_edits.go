@@ -56,6 +56,9 @@ func (e *Edits) Del(name []byte) { e.ops = append(e.ops, edit{opDel, name, nil})
 // query). The writer sends it as given.
 func (e *Edits) SetTarget(target []byte) { e.target = target }
 
+// NewTarget is the request-target SetTarget put in e (nil when none).
+func (e *Edits) NewTarget() []byte { return e.target }
+
 // SetMethod replaces the request method (a proxy-rewrite).
 func (e *Edits) SetMethod(method []byte) { e.method = method }
 

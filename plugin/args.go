@@ -4,6 +4,39 @@ import "bytes"
 
 var slash = []byte("/")
 
+// Path and Query are the request's path and query (without '?') as the
+// upstream will receive them so far: those of a target an earlier hook set
+// (proxy-rewrite, or an authentication plugin hiding its credential), else
+// the request's own. A hook that builds a new target from the query reads
+// Query, so that what an earlier hook removed stays removed, as in APISIX,
+// where plugins read and write one set of arguments.
+func (c *Ctx) Path() []byte {
+	if c.Edits != nil {
+		if t := c.Edits.NewTarget(); t != nil {
+			p, _ := cutByte(t, '?')
+			return p
+		}
+	}
+	if c.Req == nil {
+		return nil
+	}
+	return c.Req.Path()
+}
+
+// Query: see Path.
+func (c *Ctx) Query() []byte {
+	if c.Edits != nil {
+		if t := c.Edits.NewTarget(); t != nil {
+			_, q := cutByte(t, '?')
+			return q
+		}
+	}
+	if c.Req == nil {
+		return nil
+	}
+	return c.Req.Query()
+}
+
 // URIArg returns the query argument name as APISIX's
 // core.request.get_uri_args sees it (not as the case-insensitive, undecoded
 // $arg_name of Arg): the name compared exactly after decoding, the value
@@ -13,10 +46,7 @@ var slash = []byte("/")
 // true), which no credential matches. val is a view into the request, or
 // request-lifetime storage when it had escapes.
 func (c *Ctx) URIArg(name string) (val []byte, ok bool) {
-	if c.Req == nil {
-		return nil, false
-	}
-	q := c.Req.Query()
+	q := c.Query()
 	for len(q) > 0 {
 		var pair []byte
 		pair, q = cutByte(q, '&')
@@ -36,19 +66,19 @@ func (c *Ctx) URIArg(name string) (val []byte, ok bool) {
 }
 
 // DelURIArg removes every occurrence of the query argument name (compared
-// as URIArg does) from the target the upstream receives, keeping the other
+// as URIArg does) from the target the upstream receives (Path and Query), keeping the other
 // arguments as they were (empty ones dropped); a query left empty loses
 // its '?'.
 func (c *Ctx) DelURIArg(name string) {
 	if c.Req == nil || c.Edits == nil {
 		return
 	}
-	q := c.Req.Query()
+	q := c.Query()
 	if len(q) == 0 {
 		return
 	}
 	// Origin-form, as the head writer sends an absolute-form target.
-	path := c.Req.Path()
+	path := c.Path()
 	if len(path) == 0 {
 		path = slash
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/keyauth"
 	"github.com/sluice-gateway/sluice/plugin/plugintest"
+	"github.com/sluice-gateway/sluice/plugin/proxyrewrite"
 )
 
 var consumers = map[string]string{
@@ -193,3 +194,31 @@ var nopDef = plugin.Def{Name: "limit-count", Priority: 1002, New: func(*plugin.B
 type nop struct{}
 
 func (nop) Access(*plugin.Ctx) plugin.Result { return plugin.Continue }
+
+// A hidden query key stays hidden when proxy-rewrite (later in the rewrite
+// phase) builds a new target from the query, and key-auth keeps the target
+// a global rule's proxy-rewrite set before it.
+func TestHiddenQueryWithProxyRewrite(t *testing.T) {
+	reg := plugintest.Registry(t, keyauth.Def, proxyrewrite.Def)
+	for _, tt := range []struct {
+		name string
+		cfg  plugintest.Config
+		want string
+	}{
+		{"route", plugintest.Config{Route: `{"key-auth":{"hide_credentials":true},"proxy-rewrite":{"uri":"/new"}}`, Consumers: consumers},
+			"GET /new?x=1&y=2 HTTP/1.1\r\n"},
+		{"global rule first", plugintest.Config{Global: []string{`{"proxy-rewrite":{"uri":"/global"}}`}, Route: `{"key-auth":{"hide_credentials":true}}`, Consumers: consumers},
+			"GET /global?x=1&y=2 HTTP/1.1\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := plugintest.MustBuild(t, reg, tt.cfg)
+			r := plugintest.NewRequest(head("/a?x=1&apikey=jack-key&y=2"), "127.0.0.1:5000")
+			if res := r.Run(ch); res.Stopped() {
+				t.Fatalf("stopped %d %s", res.Status, res.Body)
+			}
+			if got := r.Upstream(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("upstream head %q, want it to start %q", got, tt.want)
+			}
+		})
+	}
+}

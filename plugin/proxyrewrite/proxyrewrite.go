@@ -141,7 +141,7 @@ func (p *rewrite) rewriteTarget(c *plugin.Ctx) {
 	hasQuery := bytes.IndexByte(t, '?') >= 0
 	t = plugin.AppendEscapedURI(t, t) // the encoded copy follows the raw one
 	t = append(t[:0], t[n:]...)
-	if q := c.Req.Query(); len(q) > 0 || c.Req.Target()[len(c.Req.Target())-1] == '?' {
+	if q := c.Query(); len(q) > 0 || c.Req.Target()[len(c.Req.Target())-1] == '?' {
 		if hasQuery {
 			t = append(t, '&')
 		} else {
