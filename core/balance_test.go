@@ -396,19 +396,20 @@ func TestUpstreamBalancerFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := snap.Upstreams["p"]
-	if u.Bal.Kind() != BalanceCHash || u.Bal.Hash == nil || fmt.Sprint(u.Bal.Hash.Parts) != "[{11 X-User}]" {
-		t.Fatalf("balancer %d, hash %+v", u.Bal.Kind(), u.Bal.Hash)
+	ub := u.Nodes().Bal
+	if ub.Kind() != BalanceCHash || ub.Hash == nil || fmt.Sprint(ub.Hash.Parts) != "[{11 X-User}]" {
+		t.Fatalf("balancer %d, hash %+v", ub.Kind(), ub.Hash)
 	}
 	for i := range 20 {
 		key := []byte(strconv.Itoa(i))
-		if n := u.Bal.Pick(0, key, 0); n != 1 && n != 2 {
+		if n := ub.Pick(0, key, 0); n != 1 && n != 2 {
 			t.Fatalf("key %s: picked node %d of priority -1 with priority 2 available", key, n)
 		}
-		if n := u.Bal.Pick(0, key, 1<<1|1<<2); n != 0 {
+		if n := ub.Pick(0, key, 1<<1|1<<2); n != 0 {
 			t.Fatalf("key %s: priority-2 nodes tried, picked %d", key, n)
 		}
 	}
-	if m := snap.Upstreams["m"]; m.Bal.Kind() != BalanceLeastConn || m.Bal.Hash != nil || len(m.Bal.groups) != 1 {
-		t.Fatalf("map-form upstream: kind %d, %d groups", m.Bal.Kind(), len(m.Bal.groups))
+	if m := snap.Upstreams["m"].Nodes().Bal; m.Kind() != BalanceLeastConn || m.Hash != nil || len(m.groups) != 1 {
+		t.Fatalf("map-form upstream: kind %d, %d groups", m.Kind(), len(m.groups))
 	}
 }

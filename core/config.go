@@ -76,6 +76,14 @@ type Config struct {
 		// the default) or "fail" fast with 502.
 		AllUnhealthy string `yaml:"all_unhealthy"`
 	} `yaml:"upstream"`
+	// DNSResolver, DNSResolverValid and ResolverTimeout are APISIX's keys
+	// for resolving upstream node names (core/dns.go): the nameservers
+	// ("ip" or "ip:port"; default /etc/resolv.conf's), a TTL that replaces
+	// the records' own (seconds; 0 keeps theirs), and the time one lookup
+	// may take (seconds).
+	DNSResolver      []string `yaml:"dns_resolver"`
+	DNSResolverValid int      `yaml:"dns_resolver_valid"`
+	ResolverTimeout  float64  `yaml:"resolver_timeout"`
 	// ShutdownTimeout is how long SIGTERM waits for sessions to finish (s).
 	ShutdownTimeout float64 `yaml:"shutdown_timeout"`
 	Log             struct {
@@ -148,6 +156,7 @@ func defaultConfig() *Config {
 	c.HTTP.MaxHeaders = 100
 	c.HTTP.UpstreamKeepalivePool = KeepaliveDefaults{Size: 320, IdleTimeout: 60, Requests: 1000}
 	c.Upstream.AllUnhealthy = "try"
+	c.ResolverTimeout = 5
 	c.ShutdownTimeout = 10
 	c.Log.Level = "info"
 	return c

@@ -137,7 +137,7 @@ stream_routes:
 		t.Fatal(err)
 	}
 	u := s.Upstreams["list"]
-	if len(u.Addrs) != 2 || u.Weights[0] != 3 || u.Weights[1] != 1 || u.Tries != 1 || u.Connect.Seconds() != 0.5 || u.Read.Seconds() != 30 {
+	if ns := u.Nodes(); len(ns.Addrs) != 2 || ns.Weights[0] != 3 || ns.Weights[1] != 1 || ns.Tries != 1 || u.Connect.Seconds() != 0.5 || u.Read.Seconds() != 30 {
 		t.Fatalf("upstream compiled as %+v", u)
 	}
 	check := func(local, remote, want string) {

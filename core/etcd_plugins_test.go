@@ -40,7 +40,7 @@ func TestEtcdProviderPluginKinds(t *testing.T) {
 	if len(s.Routes) != 1 || s.Routes[0].ID != "r" {
 		t.Fatalf("routes %+v", s.Routes)
 	}
-	if us := s.RouteUpstream(&s.Routes[0]); us == nil || us.Addrs[0].String() != "127.0.0.1:7001" {
+	if us := s.RouteUpstream(&s.Routes[0]); us == nil || us.Nodes().Addrs[0].String() != "127.0.0.1:7001" {
 		t.Fatalf("route r's upstream (through service s): %+v", us)
 	}
 	if _, hs := s.RouteHosts(&s.Routes[0]); len(hs) != 1 || hs[0] != "a.example" {

@@ -87,7 +87,7 @@ func streamTarget(s *Store, port uint16) string {
 	if t == nil {
 		return ""
 	}
-	return t.ID + "->" + t.Upstream.Addrs[0].String()
+	return t.ID + "->" + t.Upstream.Nodes().Addrs[0].String()
 }
 
 func netip4(port uint16) netip.AddrPort {

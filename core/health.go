@@ -329,33 +329,56 @@ func (h *Health) Start(g *Group) {
 	}
 }
 
-// Health is the upstream's node health: nil without checks, or before the
-// snapshot is published. Safe from any goroutine.
-func (us *UpstreamSet) Health() *UpstreamHealth { return us.health.Load() }
-
 // update takes us's node set and checks config, keeping the health of the
-// nodes it already had, and gives us its view. An upstream an incremental
-// build reused (the same compiled set) keeps the view it has.
+// nodes it already had, and gives us's nodes its view. An upstream an
+// incremental build reused (the same compiled set) keeps the view it has.
 func (c *checker) update(us *UpstreamSet) {
+	us.nodesMu.Lock()
+	defer us.nodesMu.Unlock()
 	c.mu.Lock()
 	c.cfg = us.checks
-	if v := us.health.Load(); v != nil && v.c == c {
+	us.checker.Store(c)
+	ns := us.Nodes()
+	if v := ns.health.Load(); v != nil && v.c == c {
 		if c.view != v {
 			c.adopt(v)
 		}
-		c.mu.Unlock()
-		c.resync()
-		return
+	} else {
+		c.viewLocked(ns)
 	}
+	c.mu.Unlock()
+	c.resync()
+}
+
+// setNodes makes ns, new nodes of us (a name resolved to other addresses:
+// UpstreamSet.rebuild, with us.nodesMu held), current with a view of their
+// health; nodes the checker already had keep theirs, new ones start
+// healthy, and probes follow the new set.
+func (c *checker) setNodes(us *UpstreamSet, ns *UpstreamNodes) {
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.viewLocked(ns)
+	}
+	us.nodes.Store(ns)
+	c.mu.Unlock()
+	if !closed {
+		c.resync()
+	}
+}
+
+// viewLocked builds the checker's view of ns and attaches it to ns and its
+// balancer. Called with c.mu held, before ns is in use.
+func (c *checker) viewLocked(ns *UpstreamNodes) {
 	old := map[netip.AddrPort]*nodeHealth{}
 	for _, n := range c.nodes {
 		old[n.addr] = n
 	}
-	v := &UpstreamHealth{c: c, nodes: make([]*nodeHealth, len(us.Addrs)),
-		down: make([]atomic.Uint64, (len(us.Addrs)+63)/64), passive: us.checks.passive}
+	v := &UpstreamHealth{c: c, nodes: make([]*nodeHealth, len(ns.Addrs)),
+		down: make([]atomic.Uint64, (len(ns.Addrs)+63)/64), passive: c.cfg.passive}
 	var nodes []*nodeHealth
 	seen := map[netip.AddrPort]*nodeHealth{}
-	for i, a := range us.Addrs {
+	for i, a := range ns.Addrs {
 		n := seen[a]
 		if n == nil {
 			n = old[a]
@@ -378,10 +401,8 @@ func (c *checker) update(us *UpstreamSet) {
 	}
 	c.nodes = nodes
 	c.view = v
-	c.mu.Unlock()
-	us.health.Store(v)
-	us.Bal.health.Store(v)
-	c.resync()
+	ns.health.Store(v)
+	ns.Bal.health.Store(v)
 }
 
 // adopt makes v, an older view of this checker, current again: its nodes
@@ -478,10 +499,9 @@ func (s *Store) healthLocked() *Health {
 	return s.health
 }
 
-// compileHealth compiles u's checks into us, and the config's policy for
-// when every node is down into its balancer.
+// compileHealth compiles u's checks into us (the config's policy for when
+// every node is down goes into its balancers: upstreamSpec.failDown).
 func compileHealth(cfg *Config, d *decoder, p string, u *Upstream, us *UpstreamSet) error {
-	us.Bal.failDown = cfg.Upstream.AllUnhealthy == "fail"
 	if u.Checks == nil {
 		return nil
 	}

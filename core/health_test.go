@@ -104,7 +104,9 @@ func testChecker(b *Balancer, addrs []netip.AddrPort) *checker {
 	hc.okStatus.add(200)
 	hc.passive.okStatus.add(200)
 	hc.passive.badStatus.add(500)
-	c.update(&UpstreamSet{Addrs: addrs, Bal: b, checks: hc})
+	us := &UpstreamSet{checks: hc}
+	us.nodes.Store(&UpstreamNodes{Addrs: addrs, Bal: b})
+	c.update(us)
 	return c
 }
 
@@ -365,7 +367,7 @@ services:
 		t.Errorf("view: down %v %v", us.Health().Down(0), us.Health().Down(1))
 	}
 	for range 100 {
-		if n := us.Bal.Pick(0, nil, 0); n != 0 {
+		if n := us.Nodes().Bal.Pick(0, nil, 0); n != 0 {
 			t.Fatalf("picked the unhealthy node %d", n)
 		}
 	}
@@ -452,7 +454,7 @@ func TestHealthSurvivesRebuild(t *testing.T) {
 	if n, _ := statusOf(h, "upstreams/web", a.addr); n.Status != "unhealthy" || n.Counter.HTTPFailure < before.Counter.HTTPFailure {
 		t.Fatalf("after an unrelated change: %+v, before %+v", n, before)
 	}
-	if !snap.Upstreams["web"].Health().Down(0) || snap.Upstreams["web"].Bal.Pick(0, nil, 0) != 1 {
+	if !snap.Upstreams["web"].Health().Down(0) || snap.Upstreams["web"].Nodes().Bal.Pick(0, nil, 0) != 1 {
 		t.Fatal("the new snapshot's view lost the down node")
 	}
 
@@ -470,7 +472,7 @@ func TestHealthSurvivesRebuild(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				web.Bal.Pick(1, nil, 0)
+				web.Nodes().Bal.Pick(1, nil, 0)
 			}
 		}
 	}()

@@ -66,7 +66,7 @@ func TestPluginResourcesYAML(t *testing.T) {
 		if us == nil {
 			return "none"
 		}
-		return us.Addrs[0].String()
+		return us.Nodes().Addrs[0].String()
 	}
 	// route.upstream > route.upstream_id > service.upstream > service.upstream_id
 	for id, want := range map[string]string{"own": "127.0.0.1:7003", "ref": "127.0.0.1:7001",
@@ -110,7 +110,7 @@ func TestPluginResourcesYAML(t *testing.T) {
 	}
 
 	st := s.MatchStream(netip4(9100), netip4(40000))
-	if st == nil || st.ServiceID != "byref" || st.Upstream.Addrs[0].String() != "127.0.0.1:7001" || st.Plugins["ip-restriction"] == nil {
+	if st == nil || st.ServiceID != "byref" || st.Upstream.Nodes().Addrs[0].String() != "127.0.0.1:7001" || st.Plugins["ip-restriction"] == nil {
 		t.Fatalf("stream route %+v", st)
 	}
 }

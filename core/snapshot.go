@@ -1,9 +1,7 @@
 package core
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -62,19 +60,17 @@ type StreamTarget struct {
 	Compiled any
 }
 
-// UpstreamSet is a compiled upstream: resolved addresses, a balancer and
-// timeouts.
+// UpstreamSet is a compiled upstream: its nodes (Nodes: addresses and a
+// balancer, swapped atomically when a host name resolves to other
+// addresses), timeouts and connection policy.
 type UpstreamSet struct {
 	ID      string
-	Addrs   []netip.AddrPort
-	Weights []int
-	// Tries is how many nodes a session may attempt: 1 + retries.
-	Tries   int
+	nodes   atomic.Pointer[UpstreamNodes]
+	nodesMu sync.Mutex // orders changes of nodes (DNS) and of their health view
+	spec    *upstreamSpec
 	Connect time.Duration
 	Send    time.Duration
 	Read    time.Duration
-	// Bal picks nodes (indexes into Addrs).
-	Bal *Balancer
 	// Stream is how TCP sessions to this upstream are relayed.
 	Stream RelayOptions
 	// Timeout is the configured timeouts (0 where unset) and PassHost,
@@ -87,10 +83,11 @@ type UpstreamSet struct {
 	// L7 proxy pools connections to the nodes (core/upstream_policy.go).
 	RetryTimeout time.Duration
 	Keepalive    KeepalivePolicy
-	// health is the node health from the upstream's checks (Health), set
-	// when the snapshot is published; checks is their config.
-	health atomic.Pointer[UpstreamHealth]
-	checks *healthChecks
+	// checks is the config of the upstream's health checks; checker is
+	// the one that serves it, set when the snapshot is published (its view
+	// of node health goes with each version of the nodes: Health).
+	checks  *healthChecks
+	checker atomic.Pointer[checker]
 }
 
 // Defaults follow nginx's, which APISIX inherits: 60 s to connect, and for
@@ -363,8 +360,10 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 		return nil, err
 	}
 	positive := false
-	var prios []int
-	for i, n := range u.Nodes {
+	spec := &upstreamSpec{kind: kind, hash: hash, retries: u.Retries, loops: loops,
+		failDown: cfg.Upstream.AllUnhealthy == "fail"}
+	for i := range u.Nodes {
+		n := &u.Nodes[i]
 		np := fmt.Sprintf("%s.nodes[%d]", p, i)
 		if n.Port < 1 || n.Port > 65535 {
 			return nil, d.errf(np, nil, "port %d is out of range", n.Port)
@@ -372,56 +371,26 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 		if n.Weight < 0 {
 			return nil, d.errf(np, nil, "weight must not be negative")
 		}
-		addrs, err := resolve(n.Host)
-		if err != nil {
+		if err := spec.add(n); err != nil {
 			return nil, d.errf(np, nil, "host %q: %v", n.Host, err)
-		}
-		for _, a := range addrs {
-			us.Addrs = append(us.Addrs, netip.AddrPortFrom(a, uint16(n.Port)))
-			us.Weights = append(us.Weights, n.Weight)
-			prios = append(prios, n.Priority)
 		}
 		positive = positive || n.Weight > 0
 	}
 	if !positive {
 		return nil, d.errf(p+".nodes", nil, "every node has weight 0: nothing could be picked")
 	}
-	tries := len(us.Addrs)
-	if u.Retries != nil {
-		if *u.Retries < 0 {
-			return nil, d.errf(p+".retries", nil, "must not be negative")
-		}
-		tries = 1 + *u.Retries
+	if u.Retries != nil && *u.Retries < 0 {
+		return nil, d.errf(p+".retries", nil, "must not be negative")
 	}
-	us.Tries = tries
-	us.Bal = NewBalancer(kind, us.Addrs, us.Weights, prios, loops)
-	us.Bal.Hash = hash
+	// Names get their addresses when the snapshot is published
+	// (Store.Publish, core/dns.go): building never waits for DNS.
+	us.spec = spec
+	us.rebuild(nil)
 	if err := compileHealth(cfg, d, p, u, us); err != nil {
 		return nil, err
 	}
 	us.Stream = RelayOptions{Splice: cfg.SpliceMode(), IdleTimeout: us.Read}
 	return us, nil
-}
-
-// resolve turns a node host into addresses. Names are looked up once, at
-// build time, off the loops.
-func resolve(host string) ([]netip.Addr, error) {
-	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return []netip.Addr{a.Unmap()}, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return nil, err
-	}
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("no addresses")
-	}
-	for i := range addrs {
-		addrs[i] = addrs[i].Unmap()
-	}
-	return addrs, nil
 }
 
 // Store holds the snapshot in force; loops read it without locking.
@@ -434,6 +403,21 @@ type Store struct {
 	// cannot build itself (the L7 router lives above core in the import
 	// map). An error rejects the snapshot; the one in force keeps serving.
 	Compile []func(*Snapshot) error
+	// DNS resolves the upstream node names of published snapshots and
+	// keeps them current; nil: the process's resolver from
+	// /etc/resolv.conf (DefaultResolver).
+	DNS *Resolver
+}
+
+// Check runs the Compile hooks on snap without publishing it (sluice
+// validate): nothing becomes current and no node name is resolved.
+func (s *Store) Check(snap *Snapshot) error {
+	for _, c := range s.Compile {
+		if err := c(snap); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Load returns the current snapshot (nil before the first publish).
@@ -445,12 +429,12 @@ func (s *Store) Publish(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer func() { snap.Delta = nil }()
-	for _, c := range s.Compile {
-		if err := c(snap); err != nil {
-			return err
-		}
+	if err := s.Check(snap); err != nil {
+		return err
 	}
 	snap.Version = s.version.Add(1)
+	// Names first: health checks take the nodes as resolved.
+	s.resolver().track(s, snap)
 	s.healthLocked().attach(snap)
 	s.cur.Store(snap)
 	return nil

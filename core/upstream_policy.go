@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // KeepaliveDefaults is config.yaml's http.upstream_keepalive_pool: the
 // keepalive_pool of an upstream that sets none (APISIX's defaults, from its
@@ -63,7 +66,8 @@ func compileUpstreamPolicy(cfg *Config, d *decoder, p string, u *Upstream, us *U
 	return nil
 }
 
-// validateUpstreamPolicy checks config.yaml's defaults for upstreams.
+// validateUpstreamPolicy checks config.yaml's defaults for upstreams and the
+// resolver's settings.
 func (c *Config) validateUpstreamPolicy(d *decoder) error {
 	k := c.HTTP.UpstreamKeepalivePool
 	switch {
@@ -73,6 +77,17 @@ func (c *Config) validateUpstreamPolicy(d *decoder) error {
 		return d.errf("http.upstream_keepalive_pool.idle_timeout", nil, "must not be negative (0: no idle timeout)")
 	case k.Requests < 1:
 		return d.errf("http.upstream_keepalive_pool.requests", nil, "want at least 1, got %d", k.Requests)
+	}
+	for i, s := range c.DNSResolver {
+		if _, err := parseNameserver(s); err != nil {
+			return d.errf(fmt.Sprintf("dns_resolver[%d]", i), nil, "%q: %v", s, err)
+		}
+	}
+	if c.DNSResolverValid < 0 {
+		return d.errf("dns_resolver_valid", nil, "must not be negative (0: use the records' TTL)")
+	}
+	if c.ResolverTimeout <= 0 {
+		return d.errf("resolver_timeout", nil, "want a positive number of seconds, got %v", c.ResolverTimeout)
 	}
 	return nil
 }

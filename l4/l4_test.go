@@ -56,7 +56,8 @@ func startProxy(t *testing.T, routes string, extra string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{store: &core.Store{}, cfg: cfg, dir: dir}
+	p := &proxy{store: &core.Store{DNS: core.NewResolver(cfg)}, cfg: cfg, dir: dir}
+	t.Cleanup(p.store.DNS.Close)
 	if err := p.store.Publish(snap); err != nil {
 		t.Fatal(err)
 	}

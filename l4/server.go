@@ -72,7 +72,7 @@ func (s *Server) accept(l *core.Loop, fd int, local, remote netip.AddrPort) {
 		l.Close(fd)
 		return
 	}
-	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, route: t.ID, node: -1, firstAt: l.Timers().Ticks()}
+	ss := &session{loop: l, client: fd, local: local, remote: remote, up: t.Upstream, nodes: t.Upstream.Nodes(), route: t.ID, node: -1, firstAt: l.Timers().Ticks()}
 	l.Conns.Add(1)
 	if ch, _ := t.Compiled.(*plugin.Chain); ch != nil && !ss.preread(ch, local, remote, t.ID) {
 		ss.logPlugins()
@@ -90,6 +90,7 @@ type session struct {
 	local, remote netip.AddrPort
 	route         string
 	up            *core.UpstreamSet
+	nodes         *core.UpstreamNodes // the upstream's nodes when the session began
 	tried         uint64
 	attempts      int
 	firstAt       int64 // loop tick of the first attempt, for retry_timeout
@@ -103,19 +104,25 @@ type session struct {
 
 // next tries another node after err (nil on the first attempt).
 func (ss *session) next(err error) {
-	u := ss.up
-	if ss.attempts >= u.Tries || (ss.attempts > 0 && u.RetryTimeout > 0 &&
+	u, ns := ss.up, ss.nodes
+	if len(ns.Addrs) == 0 {
+		core.WarnOnce("l4-noaddr-"+ss.route, "l4: stream route %s: its upstream has no address yet (a node name has not resolved); closing its connections until it has", ss.route)
+		ss.loop.Close(ss.client)
+		ss.loop.Conns.Add(-1)
+		return
+	}
+	if ss.attempts >= ns.Tries || (ss.attempts > 0 && u.RetryTimeout > 0 &&
 		time.Duration(ss.loop.Timers().Ticks()-ss.firstAt)*core.WheelTick >= u.RetryTimeout) {
 		ss.fail(err)
 		return
 	}
 	var key []byte
-	if u.Bal.Hash != nil {
+	if ns.Bal.Hash != nil {
 		// Streams hash on the client address whatever the key says: it is
 		// the one variable a stream has (APISIX's stream chash does the same).
 		key = ss.remote.Addr().AppendTo(ss.key[:0])
 	}
-	n := u.Bal.Pick(ss.loop.ID, key, ss.tried)
+	n := ns.Bal.Pick(ss.loop.ID, key, ss.tried)
 	if n < 0 {
 		ss.fail(err)
 		return
@@ -125,10 +132,10 @@ func (ss *session) next(err error) {
 	if n < 64 {
 		ss.tried |= 1 << n
 	}
-	if u.Bal.Kind() == core.BalanceEWMA {
+	if ns.Bal.Kind() == core.BalanceEWMA {
 		ss.connectAt = time.Now()
 	}
-	ss.conn.Start(ss.loop, u.Addrs[n], u.Connect, ss)
+	ss.conn.Start(ss.loop, ns.Addrs[n], u.Connect, ss)
 }
 
 // report tells the balancer the picked node's outcome: for a stream, the
@@ -145,15 +152,15 @@ func (ss *session) report(failed bool) {
 			lat = time.Since(ss.connectAt)
 		}
 	}
-	ss.up.Bal.Done(ss.loop.ID, ss.node, lat, failed)
+	ss.nodes.Bal.Done(ss.loop.ID, ss.node, lat, failed)
 	ss.node = -1
 }
 
 func (ss *session) OnConnect(fd int, err error) {
 	if err != nil {
-		core.WarnOnce(fmt.Sprintf("l4-connect-%s-%s-%v", ss.route, ss.up.Addrs[ss.node], err),
-			"l4: stream route %s: upstream node %s: %v; trying the next node", ss.route, ss.up.Addrs[ss.node], err)
-		ss.up.Health().ReportFailure(ss.node, err == core.ErrConnectTimeout)
+		core.WarnOnce(fmt.Sprintf("l4-connect-%s-%s-%v", ss.route, ss.nodes.Addrs[ss.node], err),
+			"l4: stream route %s: upstream node %s: %v; trying the next node", ss.route, ss.nodes.Addrs[ss.node], err)
+		ss.nodes.Health().ReportFailure(ss.node, err == core.ErrConnectTimeout)
 		ss.report(true)
 		ss.next(err)
 		return
@@ -161,7 +168,7 @@ func (ss *session) OnConnect(fd int, err error) {
 	if !ss.connectAt.IsZero() {
 		ss.connectTime = time.Since(ss.connectAt)
 	}
-	ss.up.Health().ReportSuccess(ss.node)
+	ss.nodes.Health().ReportSuccess(ss.node)
 	if _, err := core.NewRelay(ss.loop, ss.client, fd, &ss.up.Stream, ss.done); err != nil {
 		core.Errorf("l4: relay %s: %v", ss.remote, err)
 	}
@@ -177,7 +184,7 @@ func (ss *session) fail(err error) {
 func (ss *session) done(r *core.Relay, err error) {
 	ss.loop.Conns.Add(-1)
 	if err != nil {
-		core.Debugf("l4: %s → %s ended: %v (%d bytes up, %d down)", ss.remote, ss.up.Addrs[ss.node], err, r.BytesUp(), r.BytesDown())
+		core.Debugf("l4: %s → %s ended: %v (%d bytes up, %d down)", ss.remote, ss.nodes.Addrs[ss.node], err, r.BytesUp(), r.BytesDown())
 	}
 	ss.report(false)
 	ss.logPlugins()

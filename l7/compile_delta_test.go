@@ -249,5 +249,5 @@ func describe(r *route.Route) string {
 	if tg.chain != nil {
 		plugins = tg.chain.Plugins()
 	}
-	return fmt.Sprintf("%s→%v %v", tg.id, tg.up.Addrs, plugins)
+	return fmt.Sprintf("%s→%v %v", tg.id, tg.up.Nodes().Addrs, plugins)
 }

@@ -64,6 +64,7 @@ type exchange struct {
 	rreq    route.Request
 	match   route.Match
 	tgt     *target
+	nodes   *core.UpstreamNodes // the upstream's nodes when the request began
 	up      *upConn
 	tries   int
 	tried   uint64
@@ -128,7 +129,7 @@ func (c *conn) detach() {
 	c.doneNode(outCancel)
 	c.logPlugins()
 	c.exchange = nil
-	x.tgt, x.up, x.bal, x.ups = nil, nil, nil, nil
+	x.tgt, x.nodes, x.up, x.bal, x.ups = nil, nil, nil, nil, nil
 	x.plugged, x.bodyFilter, x.bodyEnded, x.pluginHost = false, false, false, false
 	x.pc.Reset(nil)
 	x.out = nil
@@ -320,7 +321,7 @@ func (c *conn) begin() {
 		return
 	}
 	c.tgt = rt.Value.(*target)
-	c.ups = c.tgt.up
+	c.ups, c.nodes = c.tgt.up, nil // nodes: loaded by the first attempt, after plugins may change ups
 	c.closeAfter = !c.req.KeepAlive() || c.ls.draining || (c.srv.opts.MaxRequests > 0 && c.nreq >= c.srv.opts.MaxRequests)
 	c.respStarted = false
 	c.tries, c.tried = 0, 0
@@ -375,7 +376,15 @@ func (c *conn) connectUpstream(lastErr *cannedResponse) {
 		c.fail(&resp503NoUpstream) // a route whose plugins let the request through
 		return
 	}
-	if c.tries >= u.Tries || (c.tries > 0 && c.retryExpired(u)) {
+	if c.nodes == nil {
+		c.nodes = u.Nodes()
+	}
+	ns := c.nodes
+	if len(ns.Addrs) == 0 {
+		c.noAddress()
+		return
+	}
+	if c.tries >= ns.Tries || (c.tries > 0 && c.retryExpired(u)) {
 		c.fail(lastErr)
 		return
 	}
@@ -384,23 +393,23 @@ func (c *conn) connectUpstream(lastErr *cannedResponse) {
 	}
 	c.doneNode(outCancel) // the last attempt's outcome is reported already; never leak a count
 	var key []byte
-	if u.Bal.Hash != nil {
-		key = c.hashKey(u.Bal.Hash)
+	if ns.Bal.Hash != nil {
+		key = c.hashKey(ns.Bal.Hash)
 	}
-	n := u.Bal.Pick(c.loop.ID, key, c.tried)
+	n := ns.Bal.Pick(c.loop.ID, key, c.tried)
 	if n < 0 {
 		c.fail(lastErr)
 		return
 	}
-	c.bal, c.node = u.Bal, n
-	if u.Bal.Kind() == core.BalanceEWMA {
+	c.bal, c.node = ns.Bal, n
+	if ns.Bal.Kind() == core.BalanceEWMA {
 		c.pickAt = time.Now()
 	}
 	c.tries++
 	if n < 64 {
 		c.tried |= 1 << n
 	}
-	node := u.Addrs[n]
+	node := ns.Addrs[n]
 	c.setHost(node)
 	if c.plugged {
 		c.pc.Node = node
@@ -510,7 +519,7 @@ func (c *conn) flush() bool {
 // finish ends an exchange whose answer is fully written: next request, or
 // idle, or close.
 func (c *conn) finish() {
-	c.tgt = nil
+	c.tgt, c.nodes = nil, nil
 	if c.closeAfter || c.state == stDone || c.ls.draining {
 		c.close()
 		return

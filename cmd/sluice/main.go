@@ -77,7 +77,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		}
 		snap, err := core.LoadResources(cfg, routes, cfg.WorkerCount())
 		if err == nil {
-			err = (&core.Store{Compile: hooks}).Publish(snap)
+			err = (&core.Store{Compile: hooks}).Check(snap) // no DNS: names are checked, not resolved
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice: %v\n", err)
@@ -104,7 +104,8 @@ func run(cfg *core.Config, routesPath string) error {
 	if err != nil {
 		return err
 	}
-	store := &core.Store{Compile: hooks}
+	store := &core.Store{Compile: hooks, DNS: core.NewResolver(cfg)}
+	defer store.DNS.Close()
 	plane, err := startConfigPlane(cfg, routesPath, workers, store, reg) // provider.go
 	if err != nil {
 		return err

@@ -65,7 +65,7 @@ func TestAdminPluginKinds(t *testing.T) {
 		t.Fatalf("routes %+v", snap.Routes)
 	}
 	r := &snap.Routes[0]
-	if us := snap.RouteUpstream(r); us == nil || us.Addrs[0].String() != "127.0.0.1:7001" {
+	if us := snap.RouteUpstream(r); us == nil || us.Nodes().Addrs[0].String() != "127.0.0.1:7001" {
 		t.Errorf("route r's upstream through service s: %+v", us)
 	}
 	if _, hs := snap.RouteHosts(r); len(hs) != 1 || !snap.RouteWebsocket(r) {
@@ -84,7 +84,7 @@ func TestAdminPluginKinds(t *testing.T) {
 		t.Errorf("plugin metadata %#v", md)
 	}
 	st := snap.MatchStream(netipAP("127.0.0.1:9100"), netipAP("127.0.0.1:40000"))
-	if st == nil || st.Upstream.Addrs[0].String() != "127.0.0.1:7002" || st.Plugins["limit-conn"] == nil {
+	if st == nil || st.Upstream.Nodes().Addrs[0].String() != "127.0.0.1:7002" || st.Plugins["limit-conn"] == nil {
 		t.Errorf("stream route through service inline: %+v", st)
 	}
 }
