@@ -20,6 +20,8 @@ func BenchmarkKeyAuth(b *testing.B) {
 		{"query", `{"key-auth":{}}`, head("/a?b=1&apikey=key-500", "User-Agent: curl/8\r\nAccept: */*\r\n")},
 		{"hide_query", `{"key-auth":{"hide_credentials":true}}`, head("/a?b=1&apikey=key-500", "User-Agent: curl/8\r\nAccept: */*\r\n")},
 		{"missing", `{"key-auth":{}}`, head("/a", "User-Agent: curl/8\r\nAccept: */*\r\n")},
+		// the harness alone (request reset, an empty chain): subtract it
+		{"no_plugin", `{}`, head("/a", "User-Agent: curl/8\r\nAccept: */*\r\napikey: key-500\r\n")},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
 			ch := plugintest.MustBuild(b, reg, plugintest.Config{Route: bb.route, Consumers: cons})
