@@ -40,9 +40,6 @@ func (c *Ctx) AttachConsumer(cons *Consumer) {
 // there is none (an authentication plugin's anonymous_consumer).
 func (b *Build) Consumer(username string) *Consumer { return b.byName[username] }
 
-// Name is the consumer's username as bytes (the same storage every call).
-func (c *Consumer) Name() []byte { return c.name }
-
 // envPrefix and secretPrefix start APISIX's secret references, which
 // APISIX accepts in any string field of a consumer's credential.
 const (
