@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -42,6 +43,23 @@ func (h *harness) plugins() {
 	targets, res, stop := h.launchAll(true, map[string]int{"http": u.HTTP}, ups, []peers.Metric{rps, p99, cpu}, []string{"sluice"})
 	defer stop()
 	fmt.Printf("\nwrk -t1 -c50 -d%v --latency -H 'apikey: %s'. Rows: %s.\n", h.o.wrkTime, peers.BenchAPIKey, peers.PluginRowsDoc)
+	// The plugins must be doing their work: without the key, 401.
+	for _, t := range targets {
+		if t.row != "sluice+plugins" && t.row != "nginx+limits" {
+			continue
+		}
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(t.ports["http"]) + "/")
+		if err != nil {
+			res.SetStatus(t.row, "check failed: "+err.Error())
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			res.SetStatus(t.row, fmt.Sprintf("check failed: %d without the API key, want 401", resp.StatusCode))
+			continue
+		}
+		fmt.Printf("\n%s: a request without the API key is answered %d (the key check is live).\n", t.row, resp.StatusCode)
+	}
 	nz := noisy{}
 	for round := 0; round < h.o.rounds && h.ctx.Err() == nil; round++ {
 		for _, t := range rotateTargets(targets, round) {
