@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
 	"github.com/sluice-gateway/sluice/plugin/jwtauth"
 	"github.com/sluice-gateway/sluice/plugin/keyauth"
+	"github.com/sluice-gateway/sluice/plugin/limitconn"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/limitreq"
 	"github.com/sluice-gateway/sluice/plugin/proxyrewrite"
@@ -37,6 +38,7 @@ func builtins() []plugin.Def {
 		basicauth.Def,
 		jwtauth.Def,
 		consumerrestriction.Def,
+		limitconn.Def,
 	}
 }
 
