@@ -47,6 +47,8 @@ type Config struct {
 		} `yaml:"tls"`
 	} `yaml:"etcd"`
 	Plugins []string `yaml:"plugins"`
+	// PluginAttr are plugins' node-wide settings (APISIX's plugin_attr).
+	PluginAttr PluginAttr `yaml:"plugin_attr"`
 	Stream  struct {
 		// Splice forwards TCP streams with splice(2): "auto" (default: copy
 		// small exchanges, splice bulk flows), "on" or "off".
@@ -159,6 +161,7 @@ func defaultConfig() *Config {
 	c.ResolverTimeout = 5
 	c.ShutdownTimeout = 10
 	c.Log.Level = "info"
+	c.PluginAttr.defaults()
 	return c
 }
 
@@ -258,7 +261,7 @@ func (c *Config) validate(d *decoder) error {
 	default:
 		return d.errf("log.level", nil, "want debug, info, warn or error, got %q", c.Log.Level)
 	}
-	return nil
+	return c.PluginAttr.validate(d)
 }
 
 // validateEtcd checks the etcd section (core/provider_etcd.go uses it).

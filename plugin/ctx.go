@@ -44,6 +44,9 @@ type Ctx struct {
 	Remote, Local netip.AddrPort
 	// RouteID and ServiceID name what matched ("" when none).
 	RouteID, ServiceID string
+	// RouteMeta describes the matched route for log plugins (nil when the
+	// server does not know it); the server compiles one per route.
+	RouteMeta *RouteMeta
 	// Consumer is set by the authentication plugin that identified the
 	// requester.
 	Consumer *Consumer
@@ -69,6 +72,9 @@ type Ctx struct {
 	// request began on its way upstream, UpstreamDone when the response
 	// head arrived (zero if it did not).
 	Start, UpstreamStart, UpstreamDone time.Time
+	// End is when the exchange ended, set before the log hooks run so
+	// that they share one clock reading (zero: a hook reads the clock).
+	End time.Time
 	// BytesIn and BytesOut count the client's bytes read and written for
 	// this request (the head included), as far as the server counts them.
 	BytesIn, BytesOut int64
@@ -100,6 +106,7 @@ func (c *Ctx) Reset(ch *Chain) {
 	c.arena = c.arena[:0]
 	c.RespEdits.Reset()
 	c.RouteID, c.ServiceID = "", ""
+	c.RouteMeta, c.End = nil, time.Time{}
 	c.Consumer, c.Upstream, c.Resp = nil, nil, nil
 	c.Node = netip.AddrPort{}
 	c.Status = 0
@@ -108,6 +115,16 @@ func (c *Ctx) Reset(ch *Chain) {
 	if ch != nil && len(c.slots) < ch.nslots {
 		c.slots = append(c.slots, make([]slot, ch.nslots-len(c.slots))...)
 	}
+}
+
+// RouteMeta is what log plugins report about the matched route besides its
+// id: the route's and its service's names (prometheus's prefer_name) and
+// the uri and host patterns that matched (APISIX's matched_uri and
+// matched_host; "" when the route has none, or several and the server
+// cannot tell which one matched).
+type RouteMeta struct {
+	Name, ServiceName string
+	URI, Host         string
 }
 
 // Chain is the chain the request runs (it changes once a consumer with
