@@ -47,8 +47,6 @@ type Config struct {
 		} `yaml:"tls"`
 	} `yaml:"etcd"`
 	Plugins []string `yaml:"plugins"`
-	// PluginAttr are plugins' node-wide settings (APISIX's plugin_attr).
-	PluginAttr PluginAttr `yaml:"plugin_attr"`
 	Stream  struct {
 		// Splice forwards TCP streams with splice(2): "auto" (default: copy
 		// small exchanges, splice bulk flows), "on" or "off".
@@ -91,6 +89,9 @@ type Config struct {
 	Log             struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`
+
+	// PluginAttr are plugins' node-wide settings (APISIX's plugin_attr).
+	PluginAttr PluginAttr `yaml:"plugin_attr"`
 
 	// Path is where the config was read from; Dir resolves relative paths.
 	Path string `yaml:"-"`

@@ -108,6 +108,7 @@ func (c *conn) startPlugins() {
 	pc.Req, pc.Route, pc.Match, pc.Edits = &c.req, &c.rreq, &c.match, &c.edits
 	pc.Remote, pc.Local = c.remote, c.local
 	pc.RouteID, pc.ServiceID = c.tgt.id, c.tgt.serviceID
+	pc.RouteMeta = &c.tgt.meta
 	pc.Loop = c.loop.ID
 	c.ls.seq++
 	pc.Sampled = c.ls.seq&63 == 0
@@ -224,6 +225,7 @@ func (c *conn) logPlugins() {
 			pc.Status = 502
 		}
 	}
+	pc.End = time.Now()
 	pc.Log()
 }
 

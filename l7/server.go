@@ -133,6 +133,7 @@ type target struct {
 	ws        bool
 	// chain is the route's compiled plugins; nil when it runs none.
 	chain *plugin.Chain
+	meta  plugin.RouteMeta // for log plugins (routemeta.go)
 	// Resolved at compile time so a request does no conversions: the
 	// timeouts (the route's over the upstream's over the default), and how
 	// Host is sent (pass_host, with upstream_host's bytes for rewrite).
@@ -241,6 +242,7 @@ func routeSpec(b *plugin.Build, snap *core.Snapshot, i int) (route.Spec, error) 
 	if up == nil && t.chain == nil {
 		return route.Spec{}, fmt.Errorf("routes[%d] (%s): no upstream", i, r.ID)
 	}
+	t.meta = routeMeta(snap, r)
 	host, hosts := snap.RouteHosts(r)
 	return route.Spec{
 		ID: r.ID, URI: r.URI, URIs: r.URIs, Host: host, Hosts: hosts,

@@ -124,6 +124,13 @@ func run(cfg *core.Config, routesPath string) error {
 	if err != nil {
 		return err
 	}
+	metrics, err := startMetrics(cfg, reg, group) // metrics.go
+	if err != nil {
+		return err
+	}
+	if metrics != nil {
+		defer metrics.Close()
+	}
 	group.Start()
 	store.Health().Start(group) // active health checks run on the loops
 	core.Infof("sluice %s: %d worker loops; http listeners %v; stream listeners %v; routes from %s (splice %s)",

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin/limitconn"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/limitreq"
+	"github.com/sluice-gateway/sluice/plugin/prometheus"
 	"github.com/sluice-gateway/sluice/plugin/proxyrewrite"
 	"github.com/sluice-gateway/sluice/plugin/realip"
 	"github.com/sluice-gateway/sluice/plugin/redirect"
@@ -39,6 +40,7 @@ func builtins() []plugin.Def {
 		jwtauth.Def,
 		consumerrestriction.Def,
 		limitconn.Def,
+		prometheus.Def,
 	}
 }
 
