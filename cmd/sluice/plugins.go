@@ -8,6 +8,8 @@ import (
 	"github.com/sluice-gateway/sluice/plugin/basicauth"
 	"github.com/sluice-gateway/sluice/plugin/consumerrestriction"
 	"github.com/sluice-gateway/sluice/plugin/cors"
+	"github.com/sluice-gateway/sluice/plugin/filelogger"
+	"github.com/sluice-gateway/sluice/plugin/httplogger"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
 	"github.com/sluice-gateway/sluice/plugin/jwtauth"
 	"github.com/sluice-gateway/sluice/plugin/keyauth"
@@ -41,6 +43,8 @@ func builtins() []plugin.Def {
 		consumerrestriction.Def,
 		limitconn.Def,
 		prometheus.Def,
+		httplogger.Def,
+		filelogger.Def,
 	}
 }
 
