@@ -1,0 +1,25 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+)
+
+// CompileUpstream compiles an upstream that is not a resource of its own,
+// such as a plugin's inline upstream (traffic-split), exactly as the
+// snapshot compiles upstreams. where names it in errors ("routes/1:
+// plugins.traffic-split.rules[0].weighted_upstreams[1].upstream"); cfg nil
+// means config.yaml's defaults. Decode one with DecodeItem(KindUpstreams,
+// ...).
+func CompileUpstream(cfg *Config, u *Upstream, where string, loops int) (*UpstreamSet, error) {
+	if cfg == nil {
+		cfg = defaultConfig()
+	}
+	d := &decoder{lines: map[string]int{}}
+	us, err := compileUpstream(cfg, d, where, u, max(loops, 1))
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return nil, fmt.Errorf("%s: %s", ce.Key, ce.Reason)
+	}
+	return us, err
+}

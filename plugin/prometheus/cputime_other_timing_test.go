@@ -1,7 +1,0 @@
-//go:build !linux
-
-package prometheus_test
-
-import "testing"
-
-func cpuPerOp(b *testing.B) {}
