@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin/redirect"
 	"github.com/sluice-gateway/sluice/plugin/requestid"
 	"github.com/sluice-gateway/sluice/plugin/responserewrite"
+	"github.com/sluice-gateway/sluice/plugin/trafficsplit"
 )
 
 // builtins are the plugins this build has, in no particular order (the
@@ -45,6 +46,7 @@ func builtins() []plugin.Def {
 		prometheus.Def,
 		httplogger.Def,
 		filelogger.Def,
+		trafficsplit.Def,
 	}
 }
 
