@@ -9,6 +9,7 @@ import (
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-gateway/sluice/plugin"
+	"github.com/sluice-gateway/sluice/plugin/internal/cputime"
 	"github.com/sluice-gateway/sluice/plugin/plugintest"
 	"github.com/sluice-gateway/sluice/plugin/prometheus"
 )
@@ -46,7 +47,7 @@ func benchChain(b *testing.B, route string, metas int, parallel, withEnd bool) {
 	}
 	b.ReportAllocs()
 	if !parallel {
-		cpuPerOp(b)
+		defer cputime.PerOp(b)()
 		body(0, func() bool { return b.Loop() })
 		return
 	}
@@ -97,7 +98,7 @@ func benchClientGolang(b *testing.B, parallel bool) {
 	}
 	b.ReportAllocs()
 	if !parallel {
-		cpuPerOp(b)
+		defer cputime.PerOp(b)()
 		body(func() bool { return b.Loop() })
 		return
 	}
