@@ -237,12 +237,23 @@ func TestBatchMaxSizeAndInactiveTimeout(t *testing.T) {
 	ch := build(t, fmt.Sprintf(`{"http-logger":{"uri":%q,"batch_max_size":3,"inactive_timeout":1,"log_format":{"h":"$host"}}}`, rc.URL), "")
 	logRequests(ch, 7, get)
 	ps := rc.wait(t, 7, array)
+	// Normally [3 3 1]: two full batches, then the rest on inactive_timeout.
+	// A loaded machine may pause the pushes for longer than the timeout, so
+	// what must hold is: no batch above 3, and one below it, which only the
+	// timeout sends (7 is no multiple of 3).
 	var sizes []int
+	total, short := 0, false
 	for _, p := range ps {
-		sizes = append(sizes, len(array(p.body)))
+		n := len(array(p.body))
+		sizes = append(sizes, n)
+		total += n
+		short = short || n < 3
+		if n > 3 {
+			t.Errorf("a batch of %d, over batch_max_size 3", n)
+		}
 	}
-	if fmt.Sprint(sizes) != "[3 3 1]" {
-		t.Errorf("batch sizes %v, want [3 3 1] (two full batches, then the rest on inactive_timeout)", sizes)
+	if total != 7 || !short {
+		t.Errorf("batch sizes %v", sizes)
 	}
 }
 
