@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // CompileUpstream compiles an upstream that is not a resource of its own,
@@ -21,5 +22,13 @@ func CompileUpstream(cfg *Config, u *Upstream, where string, loops int) (*Upstre
 	if errors.As(err, &ce) {
 		return nil, fmt.Errorf("%s: %s", ce.Key, ce.Reason)
 	}
-	return us, err
+	if err != nil {
+		return nil, err
+	}
+	// Host names are resolved, and kept current, for the snapshot's own
+	// upstreams (core/dns.go); one outside them would never get addresses.
+	if len(us.spec.names) > 0 {
+		return nil, fmt.Errorf("%s.nodes: host names (%s) are resolved only for upstream resources: use addresses, or an upstream by id", where, strings.Join(us.spec.names, ", "))
+	}
+	return us, nil
 }

@@ -11,8 +11,13 @@ func TestCompileUpstreamInline(t *testing.T) {
 		t.Fatal(err)
 	}
 	us, err := CompileUpstream(nil, v.(*Upstream), "routes/1: plugins.p.upstream", 0)
-	if err != nil || len(us.Addrs) != 2 || us.Bal == nil || us.Tries != 2 {
+	if err != nil || len(us.Nodes().Addrs) != 2 || us.Nodes().Bal == nil || us.Nodes().Tries != 2 {
 		t.Fatalf("%+v %v", us, err)
+	}
+	v, _ = DecodeItem(KindUpstreams, "x", []byte(`{"nodes":{"backend.example:80":1}}`))
+	_, err = CompileUpstream(nil, v.(*Upstream), "p.upstream", 1)
+	if err == nil || !strings.Contains(err.Error(), "p.upstream.nodes: host names (backend.example) are resolved only for upstream resources") {
+		t.Errorf("host name: %v", err)
 	}
 	v, _ = DecodeItem(KindUpstreams, "x", []byte(`{"type":"fancy","nodes":{"127.0.0.1:80":1}}`))
 	_, err = CompileUpstream(nil, v.(*Upstream), "routes/1: plugins.p.upstream", 1)

@@ -65,7 +65,7 @@ func pick(r *plugintest.Request, ch *plugin.Chain, loop int) string {
 	if c.Upstream == nil {
 		return "route"
 	}
-	return c.Upstream.Addrs[0].String()
+	return c.Upstream.Nodes().Addrs[0].String()
 }
 
 // APISIX's documented examples (the 3.0 docs' canary, blue-green, custom
@@ -186,7 +186,7 @@ func TestInlineUpstream(t *testing.T) {
 	c := r.Reset(ch)
 	c.Request()
 	us := c.Upstream
-	if us == nil || len(us.Addrs) != 2 {
+	if us == nil || len(us.Nodes().Addrs) != 2 {
 		t.Fatalf("upstream %+v", us)
 	}
 	got, _ := json.Marshal(us.Timeout)
