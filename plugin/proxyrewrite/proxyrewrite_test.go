@@ -39,10 +39,7 @@ func TestRewrite(t *testing.T) {
 			if res := r.Run(ch); res.Stopped() {
 				t.Fatal(res.Status)
 			}
-			var lines []string
-			for _, l := range strings.Split(strings.TrimSuffix(r.Upstream(), "\r\n\r\n"), "\r\n") {
-				lines = append(lines, l)
-			}
+			lines := strings.Split(strings.TrimSuffix(r.Upstream(), "\r\n\r\n"), "\r\n")
 			if got := strings.Join(lines, "|"); got != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}
