@@ -5,6 +5,7 @@ import (
 	"github.com/sluice-gateway/sluice/l4"
 	"github.com/sluice-gateway/sluice/l7"
 	"github.com/sluice-gateway/sluice/plugin"
+	"github.com/sluice-gateway/sluice/plugin/apibreaker"
 	"github.com/sluice-gateway/sluice/plugin/basicauth"
 	"github.com/sluice-gateway/sluice/plugin/consumerrestriction"
 	"github.com/sluice-gateway/sluice/plugin/cors"
@@ -47,6 +48,7 @@ func builtins() []plugin.Def {
 		httplogger.Def,
 		filelogger.Def,
 		trafficsplit.Def,
+		apibreaker.Def,
 	}
 }
 
