@@ -293,7 +293,12 @@ func nginxL7(e *Env, dir string, rs []Route) (*Proc, error) {
 
 // NginxOrigin starts the L7 upstream: nginx answering every request with the
 // 5-byte body "hello", on port, pinned to cpu.
-func NginxOrigin(e *Env, cpu, port int) (*Proc, error) {
+func NginxOrigin(e *Env, cpu, port int) (*Proc, error) { return NginxOrigins(e, cpu, []int{port}) }
+
+// NginxOrigins is NginxOrigin listening on several ports: one process (one
+// worker) behind them all, so that sending traffic to one port or spreading
+// it over all of them leaves the origin side the same.
+func NginxOrigins(e *Env, cpu int, ports []int) (*Proc, error) {
 	dir, err := os.MkdirTemp(e.Dir, "origin-nginx-")
 	if err != nil {
 		return nil, err
@@ -302,15 +307,16 @@ func NginxOrigin(e *Env, cpu, port int) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf := head + "http {\n" + nginxHTTPHead(dir) + fmt.Sprintf(`  keepalive_requests 1000000;
-  server { listen 127.0.0.1:%d; location / { return 200 "hello"; } }
-}
-`, port)
+	conf := head + "http {\n" + nginxHTTPHead(dir) + "  keepalive_requests 1000000;\n"
+	for _, port := range ports {
+		conf += fmt.Sprintf("  server { listen 127.0.0.1:%d; location / { return 200 \"hello\"; } }\n", port)
+	}
+	conf += "}\n"
 	p, err := startNginx("origin-nginx", cpu, dir, conf)
 	if err != nil {
 		return nil, err
 	}
-	if err := WaitReady(p, []int{port}, 10*time.Second); err != nil {
+	if err := WaitReady(p, ports, 10*time.Second); err != nil {
 		p.Stop(time.Second)
 		return nil, err
 	}
