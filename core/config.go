@@ -34,6 +34,9 @@ type Config struct {
 		DataDir   string   `yaml:"data_dir"`
 		Endpoints []string `yaml:"endpoints"`
 		Prefix    string   `yaml:"prefix"`
+		// UnsafeNoFsync (embedded only, opt-in) acknowledges writes before
+		// they reach the disk: docs/config-plane.md says what that risks.
+		UnsafeNoFsync bool `yaml:"unsafe_no_fsync"`
 		// User and Password authenticate to an external cluster; TLS files
 		// are relative to this file.
 		User     string `yaml:"user"`
@@ -284,6 +287,9 @@ func (c *Config) validateEtcd(d *decoder) error {
 			return d.errf("etcd.data_dir", nil, "required with etcd.embedded")
 		}
 		return nil
+	}
+	if e.UnsafeNoFsync {
+		return d.errf("etcd.unsafe_no_fsync", nil, "only for the embedded etcd (an external cluster is configured by its own flags)")
 	}
 	if len(e.Endpoints) == 0 {
 		return d.errf("etcd.endpoints", nil, "required when etcd.embedded is false")

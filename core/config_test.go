@@ -51,6 +51,7 @@ func TestConfigErrors(t *testing.T) {
 		{"role", "config: {provider: yaml}\nadmin: {keys: [{name: a, key: k, role: root}]}\n", `admin.keys[0].role: want admin or viewer, got "root"`},
 		{"buffer", "config: {provider: yaml}\nstream: {buffer_size: 10}\n", "stream.buffer_size: want 4096 to 16777216 bytes, got 10"},
 		{"bool", "config: {provider: yaml}\netcd: {embedded: maybe}\n", `etcd.embedded: want true or false, got "maybe"`},
+		{"no fsync outside", "config: {provider: etcd}\netcd: {embedded: false, endpoints: [\"http://10.0.0.1:2379\"], unsafe_no_fsync: true}\n", "etcd.unsafe_no_fsync: only for the embedded etcd"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

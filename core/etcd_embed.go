@@ -33,11 +33,17 @@ type EtcdMemberConfig struct {
 	Dir  string
 	// Client and Peer are http://ip:port URLs; both must be loopback.
 	Client, Peer string
+	// AdvertiseClient and AdvertisePeer, when set, are the URLs the member
+	// gives out instead (tests put a proxy there); loopback too.
+	AdvertiseClient, AdvertisePeer string
 	// Cluster is the initial cluster ("a=http://…,b=http://…"); empty for a
 	// single member. Ignored when Dir already holds a member.
 	Cluster string
 	// LogLevel is etcd's own (zap) level; default "error".
 	LogLevel string
+	// UnsafeNoFsync skips fsync of etcd's write-ahead log and database
+	// (etcd's --unsafe-no-fsync): see StartEtcdMember.
+	UnsafeNoFsync bool
 }
 
 // DefaultEmbeddedClient is where the embedded etcd listens for clients when
@@ -54,6 +60,17 @@ func StartEtcdMember(mc EtcdMemberConfig) (*EtcdMember, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd peer URL: %w", err)
 	}
+	acu, apu := cu, pu
+	if mc.AdvertiseClient != "" {
+		if acu, err = loopbackURL(mc.AdvertiseClient); err != nil {
+			return nil, fmt.Errorf("etcd advertised client URL: %w", err)
+		}
+	}
+	if mc.AdvertisePeer != "" {
+		if apu, err = loopbackURL(mc.AdvertisePeer); err != nil {
+			return nil, fmt.Errorf("etcd advertised peer URL: %w", err)
+		}
+	}
 	if err := os.MkdirAll(mc.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -64,12 +81,12 @@ func StartEtcdMember(mc EtcdMemberConfig) (*EtcdMember, error) {
 	}
 	c.Dir = mc.Dir
 	c.ListenClientUrls = []url.URL{*cu}
-	c.AdvertiseClientUrls = []url.URL{*cu}
+	c.AdvertiseClientUrls = []url.URL{*acu}
 	c.ListenPeerUrls = []url.URL{*pu}
-	c.AdvertisePeerUrls = []url.URL{*pu}
+	c.AdvertisePeerUrls = []url.URL{*apu}
 	c.InitialCluster = mc.Cluster
 	if c.InitialCluster == "" {
-		c.InitialCluster = c.Name + "=" + pu.String()
+		c.InitialCluster = c.Name + "=" + apu.String()
 	}
 	c.InitialClusterToken = "sluice"
 	lvl := zapcore.ErrorLevel
@@ -85,6 +102,11 @@ func StartEtcdMember(mc EtcdMemberConfig) (*EtcdMember, error) {
 	// for watchers that reconnect, and no more.
 	c.AutoCompactionMode = "periodic"
 	c.AutoCompactionRetention = "1h"
+	// Opt-in (etcd.unsafe_no_fsync): writes are acknowledged before they
+	// reach the disk. A crash of the process loses nothing (the kernel has
+	// the data); a crash of the machine or a power cut may lose the last
+	// writes or leave a data directory etcd refuses to start from.
+	c.UnsafeNoFsync = mc.UnsafeNoFsync
 	e, err := embed.StartEtcd(c)
 	if err != nil {
 		return nil, fmt.Errorf("starting etcd in %s: %w", mc.Dir, err)
@@ -161,13 +183,15 @@ func EmbeddedPeerURL(client string) (string, error) {
 	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(p+1))), nil
 }
 
-// Client timeouts: a member that stops answering (frozen, partitioned) is
-// noticed by keepalive within DialKeepAliveTime+DialKeepAliveTimeout and
-// another endpoint used.
+// Client timeouts: a connection to a member that stops answering (frozen,
+// partitioned) is dropped by keepalive within EtcdKeepAliveTime +
+// EtcdKeepAliveTimeout, and the member left for the others. gRPC pings no
+// more often than every 10 s whatever is asked; the etcd provider's watch
+// notices sooner (watchCheck, watchStuck in etcd_provider.go).
 const (
 	EtcdDialTimeout      = 5 * time.Second
-	EtcdKeepAliveTime    = 3 * time.Second
-	EtcdKeepAliveTimeout = 2 * time.Second
+	EtcdKeepAliveTime    = 10 * time.Second
+	EtcdKeepAliveTimeout = 3 * time.Second
 )
 
 // NewEtcdClient connects to endpoints with the credentials and TLS settings

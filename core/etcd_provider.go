@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 )
 
 // EtcdProvider keeps the snapshot in step with the resources under a key
@@ -57,6 +59,7 @@ type EtcdProvider struct {
 	// few rebuilds, not one per write, and a lone change waits for none.
 	kick chan struct{}
 
+	watches   int          // watch streams opened (Run's goroutine only)
 	live      atomic.Int64 // revision of the published snapshot
 	ready     atomic.Bool
 	fromCache atomic.Bool
@@ -159,10 +162,52 @@ func (p *EtcdProvider) Run(ctx context.Context) {
 // watch follows changes from p.rev+1 until the stream breaks. full says the
 // history is compacted and only a full read can catch up.
 func (p *EtcdProvider) watch(ctx context.Context) (full bool, err error) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	// A gRPC stream of its own (clientv3 shares one among watches with the
+	// same metadata), so that a watch reopened after a stuck one starts a
+	// new stream, which the balancer may place on another member.
+	p.watches++
+	wctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx), "sluice-watch", strconv.Itoa(p.watches)))
 	defer cancel()
-	wch := p.client.Watch(wctx, p.prefix, clientv3.WithPrefix(), clientv3.WithRev(p.rev+1), clientv3.WithProgressNotify())
-	for resp := range wch {
+	// Opening a watch can itself hang on a member that stopped answering:
+	// it is timed too.
+	opened := make(chan clientv3.WatchChan, 1)
+	go func() {
+		opened <- p.client.Watch(wctx, p.prefix, clientv3.WithPrefix(), clientv3.WithRev(p.rev+1), clientv3.WithProgressNotify())
+	}()
+	var wch clientv3.WatchChan // nil (blocks) until opened
+	tick := time.NewTicker(watchCheck / 4)
+	defer tick.Stop()
+	heard := time.Now()
+	var asked time.Time // an unanswered progress request, if not zero
+	for {
+		var resp clientv3.WatchResponse
+		var ok bool
+		select {
+		case wch = <-opened:
+			heard = time.Now()
+			continue
+		case resp, ok = <-wch:
+		case now := <-tick.C:
+			switch {
+			case wch == nil && now.Sub(heard) > watchCheck+watchStuck:
+				return false, fmt.Errorf("opening the watch took more than %v", watchCheck+watchStuck)
+			case wch == nil:
+			case !asked.IsZero() && now.Sub(asked) > watchStuck:
+				return false, fmt.Errorf("the member holding the watch did not answer a progress request in %v", watchStuck)
+			case asked.IsZero() && now.Sub(heard) > watchCheck:
+				asked = now
+				go func() {
+					rctx, rcancel := context.WithTimeout(wctx, watchStuck)
+					defer rcancel()
+					p.client.RequestProgress(rctx)
+				}()
+			}
+			continue
+		}
+		if !ok {
+			return false, ctx.Err()
+		}
+		heard, asked = time.Now(), time.Time{}
 		if resp.CompactRevision != 0 || errors.Is(resp.Err(), rpctypes.ErrCompacted) {
 			return true, nil
 		}
@@ -180,8 +225,18 @@ func (p *EtcdProvider) watch(ctx context.Context) (full bool, err error) {
 		default:
 		}
 	}
-	return false, ctx.Err()
 }
+
+// A watch that has been quiet for watchCheck is asked to prove itself (a
+// progress request, answered on the watch stream); one that stays silent
+// for watchStuck more is given up and reopened. That is how a member that
+// stops answering without closing its connections (frozen, partitioned) is
+// left long before gRPC's keepalive, which pings no more often than every
+// 10 s, drops its connection.
+const (
+	watchCheck = time.Second
+	watchStuck = 2 * time.Second
+)
 
 func (p *EtcdProvider) apply(evs []*clientv3.Event) {
 	for _, ev := range evs {
@@ -318,11 +373,26 @@ func (p *EtcdProvider) builder(ctx context.Context) {
 			return
 		case <-p.kick:
 		}
+		t0 := time.Now()
 		if err := p.publish(); err != nil {
 			Errorf("etcd: change rejected, previous config keeps serving: %v", err)
 		}
+		// Changes that arrived during the build mean a burst: let them
+		// gather for as long as the build took, so that building takes at
+		// most about half of a core while writes pour in and each build
+		// takes more of them. A lone change is built at once.
+		if d := time.Since(t0); d > buildPace && len(p.kick) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
 	}
 }
+
+// buildPace is the shortest build worth pacing after.
+const buildPace = 200 * time.Microsecond
 
 // publish builds the snapshot from what p.items holds now and publishes it.
 // Upstreams whose resources did not change since the last snapshot are

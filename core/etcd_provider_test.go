@@ -3,7 +3,9 @@ package core
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -269,4 +271,53 @@ func TestEtcdProviderHookRejects(t *testing.T) {
 	waitFor(t, "good3 in", func() bool { return ids() == "good,good2,good3" })
 	put(t, cli, "/sluice/routes/bad", `{"uri":"/fixed","upstream_id":"u"}`)
 	waitFor(t, "bad in once fixed", func() bool { return ids() == "bad,good,good2,good3" })
+}
+
+// etcd.unsafe_no_fsync reaches the embedded member: its WAL is written
+// without fsync (etcd's own counter says so), and by default it is not.
+func TestEtcdUnsafeNoFsync(t *testing.T) {
+	for _, unsafe := range []bool{false, true} {
+		var m *EtcdMember
+		var err error
+		for range 3 {
+			m, err = StartEtcdMember(EtcdMemberConfig{Dir: filepath.Join(t.TempDir(), "etcd"), UnsafeNoFsync: unsafe,
+				Client: fmt.Sprintf("http://127.0.0.1:%d", freeLoopbackPort(t)), Peer: fmt.Sprintf("http://127.0.0.1:%d", freeLoopbackPort(t))})
+			if err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := NewEtcdClient(defaultConfig(), []string{m.Endpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The counter is the process's, shared by every member it ran.
+		fsyncs := func() int {
+			resp, err := http.Get(m.Endpoint + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			n := 0
+			for _, line := range strings.Split(string(body), "\n") {
+				if v, ok := strings.CutPrefix(line, "etcd_disk_wal_fsync_duration_seconds_count "); ok {
+					fmt.Sscanf(v, "%d", &n)
+				}
+			}
+			return n
+		}
+		before := fsyncs()
+		for i := range 5 {
+			put(t, cli, fmt.Sprintf("/k%d", i), "v")
+		}
+		n := fsyncs() - before
+		if unsafe != (n == 0) {
+			t.Errorf("unsafe_no_fsync %v: %d WAL fsyncs for 5 writes", unsafe, n)
+		}
+		cli.Close()
+		m.Close()
+	}
 }

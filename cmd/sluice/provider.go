@@ -105,13 +105,16 @@ func (cp *configPlane) startEtcd(ctx context.Context, workers int, store *core.S
 		if err != nil {
 			return err
 		}
-		m, err := core.StartEtcdMember(core.EtcdMemberConfig{Dir: cp.dataDir(), Client: client, Peer: peer})
+		m, err := core.StartEtcdMember(core.EtcdMemberConfig{Dir: cp.dataDir(), Client: client, Peer: peer, UnsafeNoFsync: cfg.Etcd.UnsafeNoFsync})
 		if err != nil {
 			return fmt.Errorf("embedded etcd: %w", err)
 		}
 		cp.member = m
 		endpoints = []string{m.Endpoint}
 		core.Infof("embedded etcd: data in %s, clients on %s", cp.dataDir(), m.Endpoint)
+		if cfg.Etcd.UnsafeNoFsync {
+			core.Warnf("embedded etcd: etcd.unsafe_no_fsync is on: writes are acknowledged before they reach the disk; a machine crash or power cut may lose the last ones or leave %s unusable", cp.dataDir())
+		}
 	} else {
 		cache = filepath.Join(cp.dataDir(), "last-config.json")
 	}

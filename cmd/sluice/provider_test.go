@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -72,6 +73,7 @@ func (a adminClient) must(method, path, body string) {
 		if st == 200 || st == 201 {
 			return
 		}
+		a.t.Logf("%s %s: %d %s; again", method, path, st, strings.TrimSpace(out))
 		if st != 503 && st != 0 || time.Now().After(deadline) {
 			a.t.Fatalf("%s %s: %d %s", method, path, st, out)
 		}
@@ -184,25 +186,34 @@ func TestEmbeddedEtcdAdminAPI(t *testing.T) {
 	}
 }
 
-// cluster is three etcd members on loopback, run by the test.
+// cluster is three etcd members on loopback, run by the test. Clients and
+// peers reach each member through freezers (one for its client port, one
+// for its peer port), so the test can stop a member answering without
+// closing anything, as SIGSTOP would.
 type cluster struct {
 	t       *testing.T
 	cfgs    []core.EtcdMemberConfig
 	members []*core.EtcdMember
+	proxies [][2]*freezer // client, peer
 }
 
 func newCluster(t *testing.T) *cluster {
 	c := &cluster{t: t}
 	var peers []string
 	for i := range 3 {
+		client, peer := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		px := [2]*freezer{newFreezer(t, client), newFreezer(t, peer)}
 		mc := core.EtcdMemberConfig{
-			Name:   fmt.Sprintf("m%d", i),
-			Dir:    filepath.Join(t.TempDir(), "etcd"),
-			Client: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-			Peer:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			Name:            fmt.Sprintf("m%d", i),
+			Dir:             filepath.Join(t.TempDir(), "etcd"),
+			Client:          "http://" + client,
+			Peer:            "http://" + peer,
+			AdvertiseClient: "http://" + px[0].Addr(),
+			AdvertisePeer:   "http://" + px[1].Addr(),
 		}
-		peers = append(peers, mc.Name+"="+mc.Peer)
+		peers = append(peers, mc.Name+"="+mc.AdvertisePeer)
 		c.cfgs = append(c.cfgs, mc)
+		c.proxies = append(c.proxies, px)
 	}
 	for i := range c.cfgs {
 		c.cfgs[i].Cluster = strings.Join(peers, ",")
@@ -241,10 +252,52 @@ func (c *cluster) stop(ids ...int) {
 	}
 }
 
+// put writes key on a member other than frozen, directly.
+func (c *cluster) put(frozen int, key, val string) {
+	c.t.Helper()
+	cfg, err := core.LoadConfig(writeTemp(c.t, "config.yaml", "config: {provider: etcd}\n"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cli, err := core.NewEtcdClient(cfg, []string{c.cfgs[(frozen+1)%3].AdvertiseClient})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cli.Close()
+	// Freezing the leader costs an election first.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := cli.Put(ctx, key, val)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal(err)
+		}
+		c.t.Logf("put %s: %v; again", key, err)
+	}
+}
+
+func writeTemp(t *testing.T, name, body string) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// freeze stops member id answering clients and peers (on), or lets it go
+// on again.
+func (c *cluster) freeze(id int, on bool) {
+	c.proxies[id][0].freeze(on)
+	c.proxies[id][1].freeze(on)
+}
+
 func (c *cluster) endpoints() string {
 	var eps []string
 	for _, mc := range c.cfgs {
-		eps = append(eps, fmt.Sprintf("%q", mc.Client))
+		eps = append(eps, fmt.Sprintf("%q", mc.AdvertiseClient))
 	}
 	return strings.Join(eps, ", ")
 }
@@ -265,6 +318,42 @@ func TestEtcdClusterFailures(t *testing.T) {
 	api.must("PUT", "/apisix/admin/upstreams/up", fmt.Sprintf(`{"nodes":{%q:1}}`, a))
 	api.must("PUT", "/apisix/admin/stream_routes/s", fmt.Sprintf(`{"server_port":%d,"upstream_id":"up"}`, port))
 	waitAnswer(t, port, "A")
+
+	// Each member in turn is frozen (sockets open, nothing answered — a
+	// stopped process). The node's watch, wherever it was, notices within
+	// a few seconds (a progress request left unanswered), well before gRPC
+	// keepalive would drop the connection (core.EtcdKeepAliveTime +
+	// EtcdKeepAliveTimeout = 13 s), and resumes on another member: a change
+	// made on a live member (after an election if the frozen member led) is
+	// served within 10 s of the freeze; the data plane serves
+	// throughout. Through the Admin API, a write sent to the frozen member
+	// fails with 503 at the API's timeout and is sent again.
+	nodes := map[string]string{"A": a, "B": b}
+	want := "A"
+	for id := range 3 {
+		cl.freeze(id, true)
+		frozen := time.Now()
+		if got, err := askPort(port); got != want {
+			t.Fatalf("member %d frozen: the data plane answered %q, %v", id, got, err)
+		}
+		want = map[string]string{"A": "B", "B": "A"}[want]
+		if id == 1 {
+			api.must("PATCH", "/apisix/admin/upstreams/up/nodes", fmt.Sprintf(`{%q:1}`, nodes[want]))
+		} else {
+			cl.put(id, "/sluice/upstreams/up", fmt.Sprintf(`{"id":"up","nodes":{%q:1}}`, nodes[want]))
+		}
+		written := time.Now()
+		for deadline := frozen.Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if got, _ := askPort(port); got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member %d frozen: a change written %v after the freeze was not served within 10 s of it\n%s", id, written.Sub(frozen), p.log)
+			}
+		}
+		t.Logf("member %d frozen: the change written %v and served %v after the freeze", id, written.Sub(frozen).Round(time.Millisecond), time.Since(frozen).Round(time.Millisecond))
+		cl.freeze(id, false)
+	}
 
 	cl.stop(0)
 	api.must("PATCH", "/apisix/admin/upstreams/up/nodes", fmt.Sprintf(`{%q:1}`, b))
