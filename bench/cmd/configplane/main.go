@@ -1,29 +1,35 @@
 // Command configplane measures sluice's config plane on one node with the
-// embedded etcd, as a user sees it: through the Admin API and real TCP
-// connections to the data plane, never by asking sluice what it thinks.
+// embedded etcd, as a user sees it: through the Admin API and real requests
+// to the data plane, never by asking sluice what it thinks.
 //
-//   - propagation: Admin PUT of a new stream route → the first connection
-//     that the new route serves (p50/p99 over -n changes);
-//   - burst: 1,000 stream routes written concurrently through the Admin API
-//     → every one of them serving;
-//   - bulk: 10,000 stream routes in etcd → time until all serve (written
-//     through the Admin API, then again from a cold start that reads them
-//     all at once), and the process's RSS (embedded etcd included).
+//   - prop: Admin PUT of a new HTTP route → the first request the new route
+//     serves, and the same for stream routes (p50/p99 over -n changes), with
+//     etcd's own WAL fsync and backend commit times over the same interval
+//     (from its /metrics), so a tail can be put where it belongs;
 //
-// Each route matches on its own client address (127.1.x.y, bound as the
-// source of the probe connection), so "live" is checked per route.
+//   - burst: -burst HTTP routes written through the Admin API by -writers
+//     concurrent clients → every one of them serving;
 //
-//	go run ./cmd/configplane -sluice ../bin/sluice
-//	go run ./cmd/configplane -sluice ../bin/sluice -n 500 -burst 1000 -bulk 10000
-//	go run ./cmd/configplane -sluice ../bin/sluice -tmp /dev/shm   # etcd data in memory: no fsync cost
+//   - churn: wrk on routes that do not change, with and without -rate route
+//     changes per second on other routes, interleaved: errors and p99;
+//
+//   - bulk: -bulk routes in etcd → time until all serve (written through the
+//     Admin API, then again from a cold start that reads them all at once),
+//     and the process's RSS (embedded etcd included).
+//
+//     go run ./cmd/configplane -sluice ../bin/sluice
+//     go run ./cmd/configplane -sluice ../bin/sluice -tmp /dev/shm      # etcd data in memory: no fsync cost
+//     go run ./cmd/configplane -sluice ../bin/sluice -phases churn -pin  # sluice on CPU 0, wrk on CPU 1
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -36,6 +42,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sluice-gateway/sluice/bench/peers"
 )
 
 const key = "bench-admin-key-0123456789"
@@ -43,15 +51,31 @@ const key = "bench-admin-key-0123456789"
 // retries counts Admin API writes answered 503 and sent again.
 var retries atomic.Int64
 
+type options struct {
+	bin, tmp, phases, extra string
+	n, burst, bulk, writers int
+	rate, conns, rounds     int
+	churnTime               time.Duration
+	pin                     bool
+}
+
 func main() {
-	bin := flag.String("sluice", "../bin/sluice", "sluice binary (make build)")
-	n := flag.Int("n", 300, "propagation samples")
-	burst := flag.Int("burst", 1000, "routes in the write burst")
-	bulk := flag.Int("bulk", 10000, "routes in the bulk load")
-	writers := flag.Int("writers", 32, "concurrent Admin API writers for burst and bulk")
-	tmp := flag.String("tmp", "", "where the node's directory (and so etcd's data) goes; default $TMPDIR. Try /dev/shm to leave the disk's fsync out")
+	var o options
+	flag.StringVar(&o.bin, "sluice", "../bin/sluice", "sluice binary (make build)")
+	flag.StringVar(&o.tmp, "tmp", "", "where the node's directory (and so etcd's data) goes; default $TMPDIR. Try /dev/shm to leave the disk's fsync out")
+	flag.StringVar(&o.phases, "phases", "prop,burst,churn,bulk", "which measurements to run")
+	flag.StringVar(&o.extra, "etcd", "", "extra keys for config.yaml's etcd section, e.g. 'unsafe_no_fsync: true'")
+	flag.IntVar(&o.n, "n", 300, "propagation samples per route kind")
+	flag.IntVar(&o.burst, "burst", 1000, "routes in the write burst")
+	flag.IntVar(&o.bulk, "bulk", 10000, "routes in the bulk load")
+	flag.IntVar(&o.writers, "writers", 32, "concurrent Admin API writers for burst and bulk")
+	flag.IntVar(&o.rate, "rate", 100, "route changes per second during churn")
+	flag.IntVar(&o.conns, "conns", 50, "wrk connections during churn")
+	flag.IntVar(&o.rounds, "rounds", 2, "churn rounds (each: wrk alone, then wrk with changes)")
+	flag.DurationVar(&o.churnTime, "churn-time", 12*time.Second, "length of each wrk run")
+	flag.BoolVar(&o.pin, "pin", false, "pin sluice to CPU 0 and wrk to CPU 1 (taskset)")
 	flag.Parse()
-	if err := run(*bin, *tmp, *n, *burst, *bulk, *writers); err != nil {
+	if err := run(&o); err != nil {
 		fmt.Fprintln(os.Stderr, "configplane:", err)
 		os.Exit(1)
 	}
@@ -72,8 +96,8 @@ func freePort() int {
 	}
 }
 
-// upstream answers every connection with its tag and closes.
-func upstream(tag string) string {
+// tagUpstream answers every connection with its tag and closes.
+func tagUpstream(tag string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -92,17 +116,25 @@ func upstream(tag string) string {
 }
 
 type node struct {
-	dir                  string
-	cfg                  string
-	port, adminPort, etc int
-	cmd                  *exec.Cmd
-	log                  *bytes.Buffer
-	mu                   sync.Mutex
+	dir                               string
+	cfg                               string
+	httpPort, stream, adminPort, etcd int
+	cmd                               *exec.Cmd
+	log                               *bytes.Buffer
+	mu                                sync.Mutex
+	pin                               bool
+	probeMu                           sync.Mutex
+	probeConn                         net.Conn
+	probeRd                           *bufio.Reader
 }
 
 func (nd *node) start(bin string) (time.Time, error) {
 	nd.log = &bytes.Buffer{}
-	nd.cmd = exec.Command(bin, "run", "-c", nd.cfg)
+	argv := []string{bin, "run", "-c", nd.cfg}
+	if nd.pin {
+		argv = append([]string{"taskset", "-c", "0"}, argv...)
+	}
+	nd.cmd = exec.Command(argv[0], argv[1:]...)
 	nd.cmd.Stdout, nd.cmd.Stderr = lockedWriter{&nd.mu, nd.log}, lockedWriter{&nd.mu, nd.log}
 	t0 := time.Now()
 	if err := nd.cmd.Start(); err != nil {
@@ -125,6 +157,10 @@ func (nd *node) start(bin string) (time.Time, error) {
 func (nd *node) stop() {
 	nd.cmd.Process.Signal(syscall.SIGTERM)
 	nd.cmd.Wait()
+	if nd.probeConn != nil {
+		nd.probeConn.Close()
+		nd.probeConn = nil
+	}
 }
 
 type lockedWriter struct {
@@ -140,32 +176,66 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
 
-func (nd *node) admin(method, path, body string) error {
+// admin sends an Admin API request; it returns the answer's modifiedIndex.
+func (nd *node) admin(method, path, body string) (int64, error) {
 	req, _ := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d/apisix/admin/%s", nd.adminPort, path), strings.NewReader(body))
 	req.Header.Set("X-API-KEY", key)
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		return 0, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
 	}
-	return nil
+	var rev int64
+	if i := bytes.Index(b, []byte(`"modifiedIndex":`)); i >= 0 {
+		fmt.Sscanf(string(b[i+len(`"modifiedIndex":`):]), "%d", &rev)
+	}
+	return rev, nil
 }
 
-// clientIP is route i's client address: 127.1.0.1, 127.1.0.2, …
-func clientIP(i int) string { return fmt.Sprintf("127.1.%d.%d", i/250, i%250+1) }
+// get sends GET path to the data plane over one kept-alive connection and
+// returns the status (0 when the connection failed).
+func (nd *node) get(path string) int {
+	nd.probeMu.Lock()
+	defer nd.probeMu.Unlock()
+	for try := 0; try < 2; try++ {
+		if nd.probeConn == nil {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", nd.httpPort), time.Second)
+			if err != nil {
+				return 0
+			}
+			nd.probeConn, nd.probeRd = c, bufio.NewReader(c)
+		}
+		nd.probeConn.SetDeadline(time.Now().Add(2 * time.Second))
+		req, _ := http.NewRequest("GET", "http://bench"+path, nil)
+		if err := req.Write(nd.probeConn); err == nil {
+			if resp, err := http.ReadResponse(nd.probeRd, req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.Close {
+					nd.probeConn.Close()
+					nd.probeConn = nil
+				}
+				return resp.StatusCode
+			}
+		}
+		nd.probeConn.Close()
+		nd.probeConn = nil
+	}
+	return 0
+}
 
-// probe connects from src (empty: any) and returns what the upstream said
-// ("" when no route served the connection).
+// probe connects to the stream port from src and returns what the upstream
+// said ("" when no route served the connection).
 func (nd *node) probe(src string) string {
 	d := net.Dialer{Timeout: time.Second}
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 	}
-	c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", nd.port))
+	c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", nd.stream))
 	if err != nil {
 		return ""
 	}
@@ -175,12 +245,16 @@ func (nd *node) probe(src string) string {
 	return string(b)
 }
 
-// writeAll PUTs routes [from, to) with w concurrent writers.
-func (nd *node) writeAll(from, to, w int, body func(i int) string) error {
+// writeAll PUTs routes [from, to) with w concurrent writers; it returns the
+// highest revision written and the route that got it.
+func (nd *node) writeAll(from, to, w int, path func(i int) string, body func(i int) string) (int64, int, error) {
 	var next atomic.Int64
 	next.Store(int64(from))
 	var wg sync.WaitGroup
 	var first atomic.Pointer[error]
+	var mu sync.Mutex
+	var top int64
+	last := -1
 	for range w {
 		wg.Add(1)
 		go func() {
@@ -191,8 +265,13 @@ func (nd *node) writeAll(from, to, w int, body func(i int) string) error {
 					return
 				}
 				for try := 0; ; try++ {
-					err := nd.admin("PUT", fmt.Sprintf("stream_routes/r%d", i), body(i))
+					rev, err := nd.admin("PUT", path(i), body(i))
 					if err == nil {
+						mu.Lock()
+						if rev > top {
+							top, last = rev, i
+						}
+						mu.Unlock()
 						break
 					}
 					// A 503 is etcd not answering within the Admin API's
@@ -209,29 +288,20 @@ func (nd *node) writeAll(from, to, w int, body func(i int) string) error {
 	}
 	wg.Wait()
 	if e := first.Load(); e != nil {
-		return *e
+		return 0, 0, *e
 	}
-	return nil
+	return top, last, nil
 }
 
-// waitLive probes routes [from, to) until each has served once, or 120 s.
-func (nd *node) waitLive(from, to int, want string) error {
-	pending := make([]int, 0, to-from)
-	for i := from; i < to; i++ {
-		pending = append(pending, i)
-	}
+// waitHTTP polls each path until it answers 200, or 120 s.
+func (nd *node) waitHTTP(paths []string) error {
 	deadline := time.Now().Add(120 * time.Second)
-	for len(pending) > 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d routes never served", len(pending))
-		}
-		left := pending[:0]
-		for _, i := range pending {
-			if nd.probe(clientIP(i)) != want {
-				left = append(left, i)
+	for _, p := range paths {
+		for nd.get(p) != 200 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s never served", p)
 			}
 		}
-		pending = left
 	}
 	return nil
 }
@@ -272,26 +342,40 @@ func pct(d []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 
-func run(bin, tmp string, n, burst, bulk, writers int) error {
-	dir, err := os.MkdirTemp(tmp, "sluice-configplane")
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+func run(o *options) error {
+	dir, err := os.MkdirTemp(o.tmp, "sluice-configplane")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	nd := &node{dir: dir, port: freePort(), adminPort: freePort(), etc: freePort()}
+	nd := &node{dir: dir, httpPort: freePort(), stream: freePort(), adminPort: freePort(), etcd: freePort(), pin: o.pin}
 	nd.cfg = filepath.Join(dir, "config.yaml")
-	conf := fmt.Sprintf(`listen: {http: [], stream: {tcp: ["127.0.0.1:%d"]}}
+	extra := ""
+	if o.extra != "" {
+		extra = ", " + o.extra
+	}
+	conf := fmt.Sprintf(`listen: {http: ["127.0.0.1:%d"], stream: {tcp: ["127.0.0.1:%d"]}}
 admin: {listen: "127.0.0.1:%d", keys: [{name: bench, key: %q, role: admin}]}
 workers: 1
 config: {provider: etcd}
-etcd: {embedded: true, data_dir: data/etcd, endpoints: ["http://127.0.0.1:%d"]}
+etcd: {embedded: true, data_dir: data/etcd, endpoints: ["http://127.0.0.1:%d"]%s}
 log: {level: warn}
-`, nd.port, nd.adminPort, key, nd.etc)
+`, nd.httpPort, nd.stream, nd.adminPort, key, nd.etcd, extra)
 	if err := os.WriteFile(nd.cfg, []byte(conf), 0o644); err != nil {
 		return err
 	}
-	a, b := upstream("A"), upstream("B")
-	if _, err := nd.start(bin); err != nil {
+	webPort := freePort()
+	go peers.RunUpstreams(peers.Upstreams{HTTP: webPort})
+	a, b := tagUpstream("A"), tagUpstream("B")
+	if _, err := nd.start(o.bin); err != nil {
 		return err
 	}
 	defer func() {
@@ -299,95 +383,357 @@ log: {level: warn}
 			nd.stop()
 		}
 	}()
-	for tag, addr := range map[string]string{"A": a, "B": b} {
-		if err := nd.admin("PUT", "upstreams/"+tag, fmt.Sprintf(`{"nodes":{%q:1}}`, addr)); err != nil {
+	ups := map[string]string{"A": a, "B": b, "web": fmt.Sprintf("127.0.0.1:%d", webPort)}
+	for tag, addr := range ups {
+		if _, err := nd.admin("PUT", "upstreams/"+tag, fmt.Sprintf(`{"nodes":{%q:1}}`, addr)); err != nil {
 			return err
 		}
 	}
-	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("sluice %s, 1 worker loop, embedded etcd with data in %s, %s, loadavg %s\n", bin, dir, time.Now().UTC().Format(time.RFC3339), strings.Fields(string(load))[0])
+	fsync := "O_DSYNC 4 KiB write: " + dsyncProbe(dir)
+	fmt.Printf("sluice %s, 1 worker loop, embedded etcd with data in %s (%s)%s, %s, loadavg %s\n",
+		o.bin, dir, fsync, map[bool]string{true: ", " + o.extra, false: ""}[o.extra != ""], time.Now().UTC().Format(time.RFC3339), loadavg())
+	if o.pin {
+		fmt.Println("sluice pinned to CPU 0, wrk to CPU 1")
+	}
+	phases := map[string]bool{}
+	for _, p := range strings.Split(o.phases, ",") {
+		phases[strings.TrimSpace(p)] = true
+	}
+	if phases["prop"] {
+		if err := propagation(nd, o.n); err != nil {
+			return err
+		}
+	}
+	if phases["burst"] {
+		if err := burst(nd, o); err != nil {
+			return err
+		}
+	}
+	if phases["churn"] {
+		if err := churn(nd, o); err != nil {
+			return err
+		}
+	}
+	if phases["bulk"] {
+		if err := bulk(nd, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	// Propagation: a new route each time, alternating upstreams, the
-	// previous one deleted first so the new one is the only match.
-	var lat, ack, after []time.Duration
-	for i := range n {
-		if i > 0 {
-			if err := nd.admin("DELETE", fmt.Sprintf("stream_routes/p%d", i-1), ""); err != nil {
+// dsyncProbe times 200 4 KiB O_DSYNC writes in dir: what a WAL fsync costs
+// on that file system right now.
+func dsyncProbe(dir string) string {
+	f, err := os.OpenFile(filepath.Join(dir, "dsync-probe"), os.O_CREATE|os.O_WRONLY|syscall.O_DSYNC, 0o600)
+	if err != nil {
+		return "?"
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	var ds []time.Duration
+	for range 200 {
+		t := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return "?"
+		}
+		ds = append(ds, time.Since(t))
+	}
+	return fmt.Sprintf("p50 %s, p99 %s", ms(pct(ds, 0.5)), ms(pct(ds, 0.99)))
+}
+
+func propagation(nd *node, n int) error {
+	kinds := []struct {
+		name  string
+		put   func(i int) (string, string)
+		serve func(i int) bool
+	}{
+		{"HTTP route (GET answered 200 instead of 404)",
+			func(i int) (string, string) {
+				return fmt.Sprintf("routes/p%d", i), fmt.Sprintf(`{"uri":"/prop/%d","upstream_id":"web"}`, i)
+			},
+			func(i int) bool { return nd.get(fmt.Sprintf("/prop/%d", i)) == 200 }},
+		{"stream route (connection answered by the new upstream)",
+			func(i int) (string, string) {
+				return fmt.Sprintf("stream_routes/p%d", i), fmt.Sprintf(`{"server_port":%d,"upstream_id":%q}`, nd.stream, []string{"A", "B"}[i%2])
+			},
+			func(i int) bool { return nd.probe("") == []string{"A", "B"}[i%2] }},
+	}
+	for _, k := range kinds {
+		m0 := etcdMetrics(nd.etcd)
+		var lat, ack, after []time.Duration
+		for i := range n {
+			// Stream routes: the previous one goes first, so the new one
+			// is the only match.
+			if strings.HasPrefix(k.name, "stream") && i > 0 {
+				if _, err := nd.admin("DELETE", fmt.Sprintf("stream_routes/p%d", i-1), ""); err != nil {
+					return err
+				}
+			}
+			path, body := k.put(i)
+			t0 := time.Now()
+			if _, err := nd.admin("PUT", path, body); err != nil {
 				return err
 			}
-		}
-		want := []string{"A", "B"}[i%2]
-		t0 := time.Now()
-		if err := nd.admin("PUT", fmt.Sprintf("stream_routes/p%d", i), fmt.Sprintf(`{"server_port":%d,"upstream_id":%q}`, nd.port, want)); err != nil {
-			return err
-		}
-		t1 := time.Now()
-		ack = append(ack, t1.Sub(t0))
-		for nd.probe("") != want {
-			if time.Since(t0) > 10*time.Second {
-				return fmt.Errorf("route p%d never served", i)
+			t1 := time.Now()
+			for !k.serve(i) {
+				if time.Since(t0) > 10*time.Second {
+					return fmt.Errorf("%s never served", path)
+				}
 			}
+			lat = append(lat, time.Since(t0))
+			ack = append(ack, t1.Sub(t0))
+			after = append(after, time.Since(t1))
 		}
-		lat = append(lat, time.Since(t0))
-		after = append(after, time.Since(t1))
+		m1 := etcdMetrics(nd.etcd)
+		fmt.Printf("| propagation, Admin PUT → first request served, %s (n=%d) | p50 %s | p99 %s | max %s |\n",
+			k.name, n, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+		fmt.Printf("| … of which the PUT itself (validated, committed to etcd, answered) | p50 %s | p99 %s | max %s |\n",
+			ms(pct(ack, 0.5)), ms(pct(ack, 0.99)), ms(pct(ack, 1)))
+		fmt.Printf("| … and from the PUT's answer to the first request served | p50 %s | p99 %s | max %s |\n",
+			ms(pct(after, 0.5)), ms(pct(after, 0.99)), ms(pct(after, 1)))
+		for _, h := range []struct{ name, metric string }{
+			{"etcd WAL fsync", "etcd_disk_wal_fsync_duration_seconds"},
+			{"etcd backend commit (blocks applies while it runs)", "etcd_disk_backend_commit_duration_seconds"},
+		} {
+			fmt.Printf("| … %s over the same interval | %s |\n", h.name, m1.hist(h.metric).sub(m0.hist(h.metric)))
+		}
 	}
-	if err := nd.admin("DELETE", fmt.Sprintf("stream_routes/p%d", n-1), ""); err != nil {
-		return err
-	}
-	fmt.Printf("| propagation, Admin PUT → first connection served (n=%d) | p50 %s | p99 %s | max %s |\n",
-		n, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
-	fmt.Printf("| … of which the PUT itself (validated, stored in etcd, answered) | p50 %s | p99 %s | max %s |\n",
-		ms(pct(ack, 0.5)), ms(pct(ack, 0.99)), ms(pct(ack, 1)))
-	fmt.Printf("| … and from the PUT's answer to the first connection served | p50 %s | p99 %s | max %s |\n",
-		ms(pct(after, 0.5)), ms(pct(after, 0.99)), ms(pct(after, 1)))
+	return nil
+}
 
-	// Burst: routes r0…r(burst-1), each for its own client address.
-	body := func(i int) string {
-		return fmt.Sprintf(`{"server_port":%d,"remote_addr":%q,"upstream_id":"A"}`, nd.port, clientIP(i))
-	}
+func burst(nd *node, o *options) error {
+	path := func(i int) string { return fmt.Sprintf("routes/b%d", i) }
+	body := func(i int) string { return fmt.Sprintf(`{"uri":"/burst/%d","upstream_id":"web"}`, i) }
 	t0 := time.Now()
 	c0 := cpu(nd.cmd.Process.Pid)
-	if err := nd.writeAll(0, burst, writers, body); err != nil {
+	_, last, err := nd.writeAll(0, o.burst, o.writers, path, body)
+	if err != nil {
 		return err
 	}
 	written := time.Since(t0)
-	if err := nd.waitLive(0, burst, "A"); err != nil {
+	// Snapshots are published in revision order: once the route written
+	// last serves, every earlier one is in the table too (checked below).
+	if err := nd.waitHTTP([]string{fmt.Sprintf("/burst/%d", last)}); err != nil {
 		return err
 	}
-	fmt.Printf("| burst of %d route writes (%d writers) | all written %s | all serving %s after the first write | sluice CPU %s | 503s retried %d |\n",
-		burst, writers, ms(written), ms(time.Since(t0)), ms(cpu(nd.cmd.Process.Pid)-c0), retries.Swap(0))
+	live := time.Since(t0)
+	c1 := cpu(nd.cmd.Process.Pid)
+	var all []string
+	for i := range o.burst {
+		all = append(all, fmt.Sprintf("/burst/%d", i))
+	}
+	if err := nd.waitHTTP(all); err != nil {
+		return err
+	}
+	check := ""
+	if d := time.Since(t0); d > live+2*time.Second {
+		check = fmt.Sprintf(" (but not all served until %s)", ms(d))
+	}
+	fmt.Printf("| burst of %d HTTP route writes (%d writers) | all written %s | all serving %s after the first write%s | sluice CPU %s | 503s retried %d |\n",
+		o.burst, o.writers, ms(written), ms(live), check, ms(c1-c0), retries.Swap(0))
+	return nil
+}
 
-	// Bulk: up to `bulk` routes through the Admin API, then a cold start.
-	t0 = time.Now()
-	if err := nd.writeAll(burst, bulk, writers, body); err != nil {
+// churn runs wrk on a route that never changes, alone and with o.rate
+// route changes per second on other routes, o.rounds times interleaved.
+func churn(nd *node, o *options) error {
+	const steady, churned = 100, 50
+	for i := range steady {
+		if _, err := nd.admin("PUT", fmt.Sprintf("routes/s%d", i), fmt.Sprintf(`{"uri":"/steady/%d","upstream_id":"web"}`, i)); err != nil {
+			return err
+		}
+	}
+	for i := range churned {
+		if _, err := nd.admin("PUT", fmt.Sprintf("routes/c%d", i), fmt.Sprintf(`{"uri":"/churn/%d/0","upstream_id":"web"}`, i)); err != nil {
+			return err
+		}
+	}
+	if err := nd.waitHTTP([]string{"/steady/7", fmt.Sprintf("/churn/%d/0", churned-1)}); err != nil {
 		return err
 	}
-	written = time.Since(t0)
-	if err := nd.waitLive(bulk-1, bulk, "A"); err != nil {
+	fmt.Printf("\nwrk -t1 -c%d -d%s on /steady/7 (%d routes that never change), and %d other routes rewritten at %d/s (each a new uri); loadavg %s\n\n",
+		o.conns, o.churnTime, steady, churned, o.rate, loadavg())
+	fmt.Println("| round | route changes | changes applied (errors) | wrk requests/s | p50 | p99 | non-2xx | socket errors |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
+	cpuArg := -1
+	if o.pin {
+		cpuArg = 1
+	}
+	k := 0
+	for round := 1; round <= o.rounds; round++ {
+		for _, changes := range []bool{false, true} {
+			ctx, cancel := context.WithCancel(context.Background())
+			var applied, failed atomic.Int64
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if !changes {
+					return
+				}
+				tick := time.NewTicker(time.Second / time.Duration(o.rate))
+				defer tick.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+					}
+					k++
+					i := k % churned
+					if _, err := nd.admin("PUT", fmt.Sprintf("routes/c%d", i), fmt.Sprintf(`{"uri":"/churn/%d/%d","upstream_id":"web"}`, i, k)); err != nil {
+						failed.Add(1)
+					} else {
+						applied.Add(1)
+					}
+				}
+			}()
+			secs := int(o.churnTime / time.Second)
+			out, err := peers.Run(context.Background(), cpuArg, o.churnTime+30*time.Second, "wrk", "-t1", fmt.Sprintf("-c%d", o.conns),
+				fmt.Sprintf("-d%ds", secs), "--latency", fmt.Sprintf("http://127.0.0.1:%d/steady/7", nd.httpPort))
+			cancel()
+			<-done
+			if err != nil {
+				return fmt.Errorf("wrk: %v\n%s", err, out)
+			}
+			w, err := peers.ParseWrk(out)
+			if err != nil {
+				return fmt.Errorf("%v\n%s", err, out)
+			}
+			label := "none"
+			if changes {
+				label = fmt.Sprintf("%d/s", o.rate)
+				// The last change is live: the changes did reach the data plane.
+				if err := nd.waitHTTP([]string{fmt.Sprintf("/churn/%d/%d", k%churned, k)}); err != nil {
+					return err
+				}
+			}
+			fmt.Printf("| %d | %s | %d (%d) | %.0f | %s | %s | %d | %d |\n", round, label, applied.Load(), failed.Load(), w.RPS, ms(w.P50), ms(w.P99), w.Non2xx, w.Errors)
+		}
+	}
+	fmt.Println()
+	return nil
+}
+
+func bulk(nd *node, o *options) error {
+	path := func(i int) string { return fmt.Sprintf("routes/k%d", i) }
+	body := func(i int) string { return fmt.Sprintf(`{"uri":"/bulk/%d","upstream_id":"web"}`, i) }
+	t0 := time.Now()
+	_, last, err := nd.writeAll(0, o.bulk, o.writers, path, body)
+	if err != nil {
+		return err
+	}
+	written := time.Since(t0)
+	if err := nd.waitHTTP([]string{fmt.Sprintf("/bulk/%d", last)}); err != nil {
 		return err
 	}
 	lastLive := time.Since(t0)
-	if err := nd.waitLive(0, bulk, "A"); err != nil {
+	var all []string
+	for i := range o.bulk {
+		all = append(all, fmt.Sprintf("/bulk/%d", i))
+	}
+	if err := nd.waitHTTP(all); err != nil {
 		return err
 	}
-	fmt.Printf("| %d routes through the Admin API (%d writers) | all written %s | last one serving %s | RSS %d MiB | 503s retried %d |\n",
-		bulk, writers, ms(written), ms(lastLive), rssKB(nd.cmd.Process.Pid)>>10, retries.Swap(0))
+	fmt.Printf("| %d HTTP routes through the Admin API (%d writers) | all written %s | last one serving %s | RSS %d MiB | 503s retried %d |\n",
+		o.bulk, o.writers, ms(written), ms(lastLive), rssKB(nd.cmd.Process.Pid)>>10, retries.Swap(0))
 	nd.stop()
 
-	start, err := nd.start(bin)
+	start, err := nd.start(o.bin)
 	if err != nil {
 		return err
 	}
 	ready := time.Since(start)
-	if err := nd.waitLive(bulk-1, bulk, "A"); err != nil {
+	if err := nd.waitHTTP([]string{fmt.Sprintf("/bulk/%d", o.bulk-1)}); err != nil {
 		return err
 	}
 	serving := time.Since(start)
-	if err := nd.waitLive(0, bulk, "A"); err != nil {
+	if err := nd.waitHTTP(all); err != nil {
 		return err
 	}
 	fmt.Printf("| cold start with %d routes in etcd | ready %s | last route serving %s after exec | RSS %d MiB |\n",
-		bulk, ms(ready), ms(serving), rssKB(nd.cmd.Process.Pid)>>10)
+		o.bulk, ms(ready), ms(serving), rssKB(nd.cmd.Process.Pid)>>10)
 	nd.stop()
 	return nil
+}
+
+// metrics is one scrape of etcd's /metrics: histogram buckets by name.
+type metrics map[string][]bucket
+
+type bucket struct {
+	le    float64
+	count float64
+}
+
+type hist []bucket
+
+func etcdMetrics(port int) metrics {
+	m := metrics{}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		return m
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, ok := strings.Cut(line, `_bucket{le="`)
+		if !ok {
+			continue
+		}
+		le, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		b := bucket{le: math.Inf(1)}
+		if le != "+Inf" {
+			b.le, _ = strconv.ParseFloat(le, 64)
+		}
+		b.count, _ = strconv.ParseFloat(val, 64)
+		m[name] = append(m[name], b)
+	}
+	return m
+}
+
+func (m metrics) hist(name string) hist { return m[name] }
+
+func (h hist) sub(o hist) hist {
+	out := append(hist(nil), h...)
+	for i := range out {
+		if i < len(o) {
+			out[i].count -= o[i].count
+		}
+	}
+	return out
+}
+
+// String gives the count and the buckets that hold the median and the 99th
+// percentile ("≤ 2 ms").
+func (h hist) String() string {
+	if len(h) == 0 {
+		return "no metrics"
+	}
+	total := h[len(h)-1].count
+	if total == 0 {
+		return "none"
+	}
+	at := func(p float64) string {
+		for _, b := range h {
+			if b.count >= p*total {
+				if math.IsInf(b.le, 1) {
+					return "> " + ms(time.Duration(h[len(h)-2].le*1e9))
+				}
+				return "≤ " + ms(time.Duration(b.le*1e9))
+			}
+		}
+		return "?"
+	}
+	over := 0.0
+	for _, b := range h {
+		if b.le <= 0.008 {
+			over = total - b.count
+		}
+	}
+	return fmt.Sprintf("%.0f of them, p50 %s, p99 %s, %.0f over 8 ms", total, at(0.5), at(0.99), over)
 }
