@@ -164,7 +164,7 @@ func newBreaker(b *plugin.Build, data []byte) (any, error) {
 	if conf.Body != nil {
 		br.body = []byte(*conf.Body)
 		for i, h := range conf.Headers {
-			if !validName(h.Key) {
+			if !limiter.ValidHeaderName(h.Key) {
 				return nil, fmt.Errorf("break_response_headers[%d].key: %q is not a header name", i, h.Key)
 			}
 			br.headers = append(br.headers, header{name: []byte(h.Key), value: limiter.ParseTemplate(h.Value)})
@@ -173,16 +173,6 @@ func newBreaker(b *plugin.Build, data []byte) (any, error) {
 		return nil, fmt.Errorf("break_response_headers: only sent with a break_response_body, which is not set")
 	}
 	return br, nil
-}
-
-func validName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == ':' || c == '(' || c == ')' || c == ',' || c == ';' || c == '"' || c == '/' || c == '[' || c == ']' || c == '?' || c == '=' || c == '{' || c == '}' || c == '\\' || c == '<' || c == '>' || c == '@' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // key is the request's host and path, as APISIX keys its breakers.
