@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin/basicauth"
 	"github.com/sluice-gateway/sluice/plugin/consumerrestriction"
 	"github.com/sluice-gateway/sluice/plugin/cors"
+	"github.com/sluice-gateway/sluice/plugin/faultinjection"
 	"github.com/sluice-gateway/sluice/plugin/filelogger"
 	"github.com/sluice-gateway/sluice/plugin/httplogger"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
@@ -49,6 +50,7 @@ func builtins() []plugin.Def {
 		filelogger.Def,
 		trafficsplit.Def,
 		apibreaker.Def,
+		faultinjection.Def,
 	}
 }
 
