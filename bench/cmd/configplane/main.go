@@ -55,6 +55,7 @@ type options struct {
 	bin, tmp, phases, extra string
 	n, burst, bulk, writers int
 	rate, conns, rounds     int
+	steady                  int
 	churnTime               time.Duration
 	pin                     bool
 }
@@ -72,9 +73,14 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 100, "route changes per second during churn")
 	flag.IntVar(&o.conns, "conns", 50, "wrk connections during churn")
 	flag.IntVar(&o.rounds, "rounds", 2, "churn rounds (each: wrk alone, then wrk with changes)")
+	flag.IntVar(&o.steady, "steady", 100, "routes that never change during churn (the table's size)")
 	flag.DurationVar(&o.churnTime, "churn-time", 12*time.Second, "length of each wrk run")
 	flag.BoolVar(&o.pin, "pin", false, "pin sluice to CPU 0 and wrk to CPU 1 (taskset)")
+	flag.IntVar(&peers.Nice, "nice", -19, "niceness of sluice, wrk and this driver's session (shared machines); 0 to leave it alone")
 	flag.Parse()
+	if err := peers.RaiseAutogroup(); err != nil {
+		fmt.Fprintln(os.Stderr, "configplane: autogroup niceness:", err)
+	}
 	if err := run(&o); err != nil {
 		fmt.Fprintln(os.Stderr, "configplane:", err)
 		os.Exit(1)
@@ -133,6 +139,9 @@ func (nd *node) start(bin string) (time.Time, error) {
 	argv := []string{bin, "run", "-c", nd.cfg}
 	if nd.pin {
 		argv = append([]string{"taskset", "-c", "0"}, argv...)
+	}
+	if peers.Nice != 0 {
+		argv = append([]string{"nice", "-n", strconv.Itoa(peers.Nice)}, argv...)
 	}
 	nd.cmd = exec.Command(argv[0], argv[1:]...)
 	nd.cmd.Stdout, nd.cmd.Stderr = lockedWriter{&nd.mu, nd.log}, lockedWriter{&nd.mu, nd.log}
@@ -395,6 +404,9 @@ log: {level: warn}
 	if o.pin {
 		fmt.Println("sluice pinned to CPU 0, wrk to CPU 1")
 	}
+	if peers.Nice != 0 {
+		fmt.Printf("sluice, wrk and this driver at niceness %d\n", peers.Nice)
+	}
 	phases := map[string]bool{}
 	for _, p := range strings.Split(o.phases, ",") {
 		phases[strings.TrimSpace(p)] = true
@@ -539,11 +551,11 @@ func burst(nd *node, o *options) error {
 // churn runs wrk on a route that never changes, alone and with o.rate
 // route changes per second on other routes, o.rounds times interleaved.
 func churn(nd *node, o *options) error {
-	const steady, churned = 100, 50
-	for i := range steady {
-		if _, err := nd.admin("PUT", fmt.Sprintf("routes/s%d", i), fmt.Sprintf(`{"uri":"/steady/%d","upstream_id":"web"}`, i)); err != nil {
-			return err
-		}
+	const churned = 50
+	steady := o.steady
+	if _, _, err := nd.writeAll(0, steady, o.writers, func(i int) string { return fmt.Sprintf("routes/s%d", i) },
+		func(i int) string { return fmt.Sprintf(`{"uri":"/steady/%d","upstream_id":"web"}`, i) }); err != nil {
+		return err
 	}
 	for i := range churned {
 		if _, err := nd.admin("PUT", fmt.Sprintf("routes/c%d", i), fmt.Sprintf(`{"uri":"/churn/%d/0","upstream_id":"web"}`, i)); err != nil {
@@ -555,8 +567,8 @@ func churn(nd *node, o *options) error {
 	}
 	fmt.Printf("\nwrk -t1 -c%d -d%s on /steady/7 (%d routes that never change), and %d other routes rewritten at %d/s (each a new uri); loadavg %s\n\n",
 		o.conns, o.churnTime, steady, churned, o.rate, loadavg())
-	fmt.Println("| round | route changes | changes applied (errors) | wrk requests/s | p50 | p99 | non-2xx | socket errors |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| round | route changes | changes applied (errors) | wrk requests/s | p50 | p99 | non-2xx | socket errors | sluice CPU |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	cpuArg := -1
 	if o.pin {
 		cpuArg = 1
@@ -572,28 +584,46 @@ func churn(nd *node, o *options) error {
 				if !changes {
 					return
 				}
+				// On time, whatever one change takes: up to 16 in flight,
+				// each to a route of its own.
 				tick := time.NewTicker(time.Second / time.Duration(o.rate))
 				defer tick.Stop()
+				var inflight sync.WaitGroup
+				defer inflight.Wait()
+				sem := make(chan struct{}, 16)
 				for {
 					select {
 					case <-ctx.Done():
 						return
 					case <-tick.C:
 					}
-					k++
-					i := k % churned
-					if _, err := nd.admin("PUT", fmt.Sprintf("routes/c%d", i), fmt.Sprintf(`{"uri":"/churn/%d/%d","upstream_id":"web"}`, i, k)); err != nil {
-						failed.Add(1)
-					} else {
-						applied.Add(1)
+					select {
+					case sem <- struct{}{}:
+					default:
+						failed.Add(1) // 16 behind: counted as a failed change
+						continue
 					}
+					k++
+					i, v := k%churned, k
+					inflight.Add(1)
+					go func() {
+						defer inflight.Done()
+						defer func() { <-sem }()
+						if _, err := nd.admin("PUT", fmt.Sprintf("routes/c%d", i), fmt.Sprintf(`{"uri":"/churn/%d/%d","upstream_id":"web"}`, i, v)); err != nil {
+							failed.Add(1)
+						} else {
+							applied.Add(1)
+						}
+					}()
 				}
 			}()
 			secs := int(o.churnTime / time.Second)
+			c0 := cpu(nd.cmd.Process.Pid)
 			out, err := peers.Run(context.Background(), cpuArg, o.churnTime+30*time.Second, "wrk", "-t1", fmt.Sprintf("-c%d", o.conns),
 				fmt.Sprintf("-d%ds", secs), "--latency", fmt.Sprintf("http://127.0.0.1:%d/steady/7", nd.httpPort))
 			cancel()
 			<-done
+			used := cpu(nd.cmd.Process.Pid) - c0
 			if err != nil {
 				return fmt.Errorf("wrk: %v\n%s", err, out)
 			}
@@ -609,7 +639,7 @@ func churn(nd *node, o *options) error {
 					return err
 				}
 			}
-			fmt.Printf("| %d | %s | %d (%d) | %.0f | %s | %s | %d | %d |\n", round, label, applied.Load(), failed.Load(), w.RPS, ms(w.P50), ms(w.P99), w.Non2xx, w.Errors)
+			fmt.Printf("| %d | %s | %d (%d) | %.0f | %s | %s | %d | %d | %.2f s |\n", round, label, applied.Load(), failed.Load(), w.RPS, ms(w.P50), ms(w.P99), w.Non2xx, w.Errors, used.Seconds())
 		}
 	}
 	fmt.Println()
