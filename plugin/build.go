@@ -101,10 +101,12 @@ func (b *Build) Shared(key string, mk func() (any, error)) (any, error) {
 // Keep returns state that outlives the snapshot: the value made by mk the
 // first time, and the same value in every later build for the same plugin,
 // owner and config. A limit's counters survive an unrelated config change
-// this way, and start afresh when their own config changes. Call it from
+// this way, and start afresh when their own config changes. mk should
+// return a pointer: it is kept while any chain's instance holds it, however
+// many builds leave it untouched, and reclaimed after. Call it from
 // Def.New.
 func (b *Build) Keep(mk func() any) any {
-	return b.reg.keepFor(b.keepKey, b.seq, mk)
+	return b.reg.keepFor(b.keepKey, mk)
 }
 
 // Consumers are the consumers with credentials for the authentication

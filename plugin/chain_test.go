@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"fmt"
 	"strings"
+	"runtime"
 	"testing"
 	"time"
 
@@ -288,5 +289,40 @@ func TestPauseResumesAtTheNextHook(t *testing.T) {
 	}
 	if got, want := strings.Join(*trace, " "), "a.rewrite() a.access() pause.access c.access()"; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// Kept state lives while a chain holds it, however many builds pass that do
+// not touch it (incremental builds, the Admin API's candidate builds), and
+// is made afresh once nothing holds it.
+func TestKeepHeldByLiveChains(t *testing.T) {
+	var last *int
+	def := plugin.Def{Name: "cnt", Priority: 1,
+		Schema: `{"type":"object","properties":{"limit":{"type":"integer"}}}`,
+		New: func(b *plugin.Build, data []byte) (any, error) {
+			last = b.Keep(func() any { return new(int) }).(*int)
+			return &counter{n: last}, nil
+		}}
+	reg := plugintest.Registry(t, def)
+	live := plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"cnt":{"limit":1}}`})
+	first := last
+	*first = 41
+	for range 50 { // builds of other configs
+		plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"cnt":{"limit":2}}`})
+	}
+	runtime.GC()
+	plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"cnt":{"limit":1}}`})
+	if last != first || *last != 41 {
+		t.Fatalf("state of a live chain was dropped after 50 other builds")
+	}
+	runtime.KeepAlive(live)
+	live, first, last = nil, nil, nil
+	_ = live
+	for range 3 {
+		runtime.GC()
+	}
+	plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"cnt":{"limit":1}}`})
+	if *last != 0 {
+		t.Errorf("state nothing held was not made afresh: %d", *last)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"unsafe"
+	"weak"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/sluice-gateway/sluice/core"
@@ -40,9 +42,35 @@ type kind struct {
 	cost     [numPhases]Cost
 }
 
+// kept is a value Build.Keep made. A pointer value is held weakly: it
+// lives exactly as long as some chain's instance holds it, so state of a
+// route that no build touches (incremental builds leave unchanged routes
+// alone; the Admin API's write checks build candidates) is never dropped
+// while the route serves, and is reclaimed once nothing uses it. A value
+// that is not a pointer is held for good.
 type kept struct {
-	v    any
-	seen uint64
+	weak   weak.Pointer[byte]
+	typ    reflect.Type // the pointer's type
+	strong any
+}
+
+func (k *kept) value() any {
+	if k.strong != nil {
+		return k.strong
+	}
+	p := k.weak.Value()
+	if p == nil {
+		return nil
+	}
+	return reflect.NewAt(k.typ.Elem(), unsafe.Pointer(p)).Interface()
+}
+
+func newKept(v any) *kept {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Type().Elem().Size() == 0 {
+		return &kept{strong: v}
+	}
+	return &kept{weak: weak.Make((*byte)(rv.UnsafePointer())), typ: rv.Type()}
 }
 
 // NewRegistry registers defs. enabled is the node's `plugins` list from
@@ -241,28 +269,27 @@ func leaves(e *jsonschema.ValidationError, out *[]core.FieldError) {
 }
 
 // keepFor returns the value kept under key across builds, making it with
-// mk the first time. Values no build asked for in the last keepBuilds
-// builds are dropped.
-func (r *Registry) keepFor(key string, build uint64, mk func() any) any {
+// mk when there is none (or it was reclaimed).
+func (r *Registry) keepFor(key string, mk func() any) any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := r.keep[key]
-	if k == nil {
-		k = &kept{v: mk()}
-		r.keep[key] = k
+	if k := r.keep[key]; k != nil {
+		if v := k.value(); v != nil {
+			return v
+		}
 	}
-	k.seen = build
-	return k.v
+	v := mk()
+	r.keep[key] = newKept(v)
+	return v
 }
 
-const keepBuilds = 8
-
+// startBuild forgets kept values nothing holds any more.
 func (r *Registry) startBuild() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.build++
 	for key, k := range r.keep {
-		if k.seen+keepBuilds < r.build {
+		if k.strong == nil && k.weak.Value() == nil {
 			delete(r.keep, key)
 		}
 	}
