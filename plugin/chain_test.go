@@ -2,8 +2,8 @@ package plugin_test
 
 import (
 	"fmt"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 

@@ -123,10 +123,14 @@ func build(b *plugin.Build, data []byte) (any, error) {
 		o.MaxPending = meta.MaxPending
 		return batchlog.New(o, format, newSink(&conf), &Stats)
 	})
-	return &logger{l: l}, nil
+	return &logger{l: l, k: k}, nil
 }
 
-type logger struct{ l *batchlog.Logger }
+// logger holds its Kept too: Build.Keep keeps it only while an instance does.
+type logger struct {
+	l *batchlog.Logger
+	k *batchlog.Kept
+}
 
 // Access keeps the request head of a request with a body, which the
 // server may overwrite while streaming the body.

@@ -205,6 +205,9 @@ func (w *window) Idle(win int64) bool {
 type groupState struct {
 	conf config
 	c    atomic.Pointer[counters]
+	// boxes are its members' kept boxes: held here so that they live as
+	// long as the group serves (Build.Keep holds them only weakly).
+	boxes []*groupBox
 }
 
 func (g *groupState) counters() *counters {
@@ -239,6 +242,7 @@ func joinGroup(b *plugin.Build, conf config) (*groupState, error) {
 		}
 	}
 	box.last = g
+	g.boxes = append(g.boxes, box)
 	return g, nil
 }
 
