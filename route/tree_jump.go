@@ -267,6 +267,9 @@ func (w *writer) planJumps(root uint32) {
 			pl.slots = append(pl.slots, hslot{key, f.n | uint32(f.start)<<jumpIdxBits})
 			stack = append(stack, f.n)
 		}
+		// The aux record first, so that the table's directory follows it:
+		// the walk reads both, one cache line when they share one.
+		w.setAux(j, auxMeta, uint32(s))
 		w.setJump(j, s, w.hbuild(pl.slots, 1))
 	}
 }
