@@ -203,10 +203,11 @@ func (w *window) Idle(win int64) bool {
 // groupState is a group's counters for one build: adopted from an
 // instance that had them in an earlier build, or made on first use.
 type groupState struct {
-	conf config
-	c    atomic.Pointer[counters]
-	// boxes are its members' kept boxes: held here so that they live as
-	// long as the group serves (Build.Keep holds them only weakly).
+	conf  config
+	c     atomic.Pointer[counters]
+	// boxes are its members' kept boxes: told the group's counters, and
+	// held here so that they live as long as the group serves
+	// (Build.Keep holds them only weakly).
 	boxes []*groupBox
 }
 
@@ -214,13 +215,26 @@ func (g *groupState) counters() *counters {
 	if c := g.c.Load(); c != nil {
 		return c
 	}
-	g.c.CompareAndSwap(nil, newCounters())
+	if g.c.CompareAndSwap(nil, newCounters()) {
+		g.share()
+	}
 	return g.c.Load()
 }
 
-// groupBox is what an instance in a group keeps across builds: the group
-// state of its last build, whose counters the next build adopts.
-type groupBox struct{ last *groupState }
+// share tells every instance of the group which counters the group has,
+// for the next build to adopt.
+func (g *groupState) share() {
+	c := g.c.Load()
+	for _, box := range g.boxes {
+		box.c.CompareAndSwap(nil, c)
+	}
+}
+
+// groupBox is what an instance in a group keeps across builds: the
+// group's counters, once the group had any. Only a snapshot that served
+// requests makes counters, so a build that is only a check (the Admin
+// API compiles a write before storing it) leaves it as it was.
+type groupBox struct{ c atomic.Pointer[counters] }
 
 // joinGroup returns the group's state for this build. Every route of a
 // group must configure it identically (APISIX's "group conf mismatched").
@@ -236,13 +250,12 @@ func joinGroup(b *plugin.Build, conf config) (*groupState, error) {
 		return nil, fmt.Errorf("group %q: configured differently elsewhere (every limit-count of a group must be the same)", conf.Group)
 	}
 	box := b.Keep(func() any { return &groupBox{} }).(*groupBox)
-	if box.last != nil {
-		if c := box.last.c.Load(); c != nil {
-			g.c.CompareAndSwap(nil, c)
-		}
-	}
-	box.last = g
 	g.boxes = append(g.boxes, box)
+	if c := box.c.Load(); c != nil && g.c.CompareAndSwap(nil, c) {
+		g.share()
+	} else if g.c.Load() != nil {
+		box.c.CompareAndSwap(nil, g.c.Load())
+	}
 	return g, nil
 }
 

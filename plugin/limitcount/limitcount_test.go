@@ -354,3 +354,18 @@ func TestConcurrentExact(t *testing.T) {
 		}
 	}
 }
+
+// A build that only checks a config (the Admin API compiles a write
+// before storing it) and never serves leaves a group's counters alone,
+// even when it comes before the serving snapshot's first request.
+func TestGroupSurvivesCheckBuilds(t *testing.T) {
+	reg := plugintest.Registry(t, limitcount.Def)
+	g := `{"limit-count":{"count":1,"time_window":60,"group":"g","show_limit_quota_header":false}}`
+	serving := mustRoutes(t, reg, "", g)
+	mustRoutes(t, reg, "", g)       // a check of route 1 alone
+	mustRoutes(t, reg, "", `{}`, g) // a check of route 2 joining the group
+	check(t, serving[0], []step{{want: "200"}, {want: "503"}})
+	chs := mustRoutes(t, reg, "", g, g) // the next real build
+	check(t, chs[0], []step{{want: "503"}})
+	check(t, chs[1], []step{{want: "503"}})
+}
