@@ -2,6 +2,7 @@ package apibreaker_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +158,10 @@ func TestStateSurvivesRebuilds(t *testing.T) {
 	conf := `{"api-breaker":{"break_response_code":502,"unhealthy":{"failures":1}}}`
 	ch := plugintest.MustBuild(t, reg, plugintest.Config{Route: conf})
 	run(t, ch, []step{{0, "", 500, "up 500"}})
+	serving := ch // holds the state meanwhile (Build.Keep holds it weakly)
+	runtime.GC()
 	ch = plugintest.MustBuild(t, reg, plugintest.Config{Route: conf, Service: `{}`})
+	runtime.KeepAlive(serving)
 	run(t, ch, []step{{1, "", 200, "break 502"}})
 	ch = plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"api-breaker":{"break_response_code":503,"unhealthy":{"failures":1}}}`})
 	run(t, ch, []step{{1, "", 200, "up 200"}})

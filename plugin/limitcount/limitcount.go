@@ -203,8 +203,8 @@ func (w *window) Idle(win int64) bool {
 // groupState is a group's counters for one build: adopted from an
 // instance that had them in an earlier build, or made on first use.
 type groupState struct {
-	conf  config
-	c     atomic.Pointer[counters]
+	conf config
+	c    atomic.Pointer[counters]
 	// boxes are its members' kept boxes: told the group's counters, and
 	// held here so that they live as long as the group serves
 	// (Build.Keep holds them only weakly).

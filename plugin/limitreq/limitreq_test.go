@@ -2,6 +2,7 @@ package limitreq_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,10 @@ func TestBucketsSurviveUnrelatedChanges(t *testing.T) {
 	conf := `{"limit-req":{"rate":1,"burst":0,"key":"remote_addr"}}`
 	ch := plugintest.MustBuild(t, reg, plugintest.Config{Route: conf})
 	check(t, ch, []step{{want: "pass"}})
+	serving := ch // holds the state meanwhile (Build.Keep holds it weakly)
+	runtime.GC()
 	ch = plugintest.MustBuild(t, reg, plugintest.Config{Route: conf, Service: `{}`})
+	runtime.KeepAlive(serving)
 	check(t, ch, []step{{when: 0.1, want: "503"}})
 	ch = plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"limit-req":{"rate":1,"burst":0,"key":"remote_addr","rejected_code":429}}`})
 	check(t, ch, []step{{when: 0.2, want: "pass"}, {when: 0.3, want: "429"}})
