@@ -3,6 +3,7 @@ package limiter
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // shards is how many independently locked parts a Table has: enough that
@@ -22,13 +23,18 @@ type Entry[E any] interface {
 // Table maps keys to entries of type E in shards, each behind a
 // read-write lock. Get finds a key's entry under its shard's read lock,
 // which the caller holds while it updates the entry with atomics, so a
-// sweep (under the write lock) never drops an entry mid-update. Its zero
-// value is not ready: use NewTable.
+// sweep (under the write lock) never drops an entry mid-update. The
+// shards (8 KiB) are made by the first Get, so that a route whose limit
+// never sees a request costs a few words. Its zero value is not ready:
+// use NewTable.
 type Table[E any, P Entry[E]] struct {
 	seed  maphash.Seed
 	every int64
-	sh    [shards]shard[E]
+	sh    atomic.Pointer[Shards[E]]
 }
+
+// Shards are a table's shards.
+type Shards[E any] [shards]shard[E]
 
 type shard[E any] struct {
 	mu   sync.RWMutex
@@ -65,7 +71,12 @@ func (h Held) Release() {
 // only allocation: the key's string and the entry), and the lock to
 // release after updating it. epoch is the caller's clock, for sweeps.
 func (t *Table[E, P]) Get(key []byte, epoch int64) (*E, Held) {
-	s := &t.sh[maphash.Bytes(t.seed, key)&(shards-1)]
+	sh := t.sh.Load()
+	if sh == nil {
+		t.sh.CompareAndSwap(nil, new(Shards[E]))
+		sh = t.sh.Load()
+	}
+	s := &sh[maphash.Bytes(t.seed, key)&(shards-1)]
 	s.mu.RLock()
 	if e := s.m[string(key)]; e != nil {
 		return e, Held{mu: &s.mu}
@@ -94,8 +105,12 @@ func (t *Table[E, P]) Get(key []byte, epoch int64) (*E, Held) {
 // Len counts the entries (for tests and metrics; it takes every lock).
 func (t *Table[E, P]) Len() int {
 	n := 0
-	for i := range t.sh {
-		s := &t.sh[i]
+	sh := t.sh.Load()
+	if sh == nil {
+		return 0
+	}
+	for i := range sh {
+		s := &sh[i]
 		s.mu.RLock()
 		n += len(s.m)
 		s.mu.RUnlock()
