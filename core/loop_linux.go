@@ -192,6 +192,12 @@ func (l *Loop) OnTimer(*Timer) {
 // Timers gives access to the loop's timer wheel.
 func (l *Loop) Timers() *wheel { return &l.wheel }
 
+// Now is the loop's clock: the time its current round began, read once
+// per round right after epoll returned, so that handlers time requests
+// without a clock read each (as nginx's cached time). It is behind the
+// true time by at most the round's own length.
+func (l *Loop) Now() time.Time { return l.wheel.now }
+
 // Run drives the loop until Stop. It locks its goroutine to an OS thread so a
 // pinned process keeps each loop's caches warm.
 func (l *Loop) Run() {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/sluice-gateway/sluice/codec"
 	"github.com/sluice-gateway/sluice/core"
@@ -112,7 +111,7 @@ func (c *conn) startPlugins() {
 	pc.Loop = c.loop.ID
 	c.ls.seq++
 	pc.Sampled = c.ls.seq&63 == 0
-	pc.Start = time.Now()
+	pc.Start = c.loop.Now()
 	pc.BytesIn = int64(c.headLen)
 	c.plugged, c.logged = true, false
 }
@@ -135,7 +134,7 @@ func (c *conn) proceed() {
 			c.ups = c.pc.Upstream
 		}
 		c.pluginHost = c.edits.NewHost() != nil
-		c.pc.UpstreamStart = time.Now()
+		c.pc.UpstreamStart = c.loop.Now()
 	}
 	c.connectUpstream(nil)
 }
@@ -225,7 +224,7 @@ func (c *conn) logPlugins() {
 			pc.Status = 502
 		}
 	}
-	pc.End = time.Now()
+	pc.End = c.loop.Now()
 	pc.Log()
 }
 
@@ -236,7 +235,7 @@ func (c *conn) logPlugins() {
 func (c *conn) filterHead(resp *codec.Response) *codec.Edits {
 	pc := &c.pc
 	pc.Resp, pc.Status = resp, resp.Status()
-	pc.UpstreamDone = time.Now()
+	pc.UpstreamDone = c.loop.Now()
 	if c.req.MethodID() != codec.MethodHead && c.sentMethod() == codec.MethodHead {
 		// A request a plugin turned into a HEAD: the client asked for a
 		// body and gets an empty one, not the length a GET would have had.

@@ -141,6 +141,9 @@ func (b *Build) AddConsumer(username, groupID string, labels map[string]string, 
 		return fmt.Errorf("%s: duplicate username", owner)
 	}
 	c := &Consumer{Username: username, name: []byte(username), GroupID: groupID, Labels: labels, creds: map[string][]byte{}}
+	if id, ok := labels["custom_id"]; ok {
+		c.customID = []byte(id)
+	}
 	own := map[string]any{}
 	for name, conf := range plugins {
 		k := b.reg.byName[name]
@@ -321,6 +324,7 @@ type Consumer struct {
 	name     []byte
 	GroupID  string
 	Labels   map[string]string
+	customID []byte // labels.custom_id, nil when unset
 	creds    map[string][]byte
 	entries  []entry
 }

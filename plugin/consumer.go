@@ -29,8 +29,8 @@ func (c *Ctx) AttachConsumer(cons *Consumer) {
 	}
 	c.Edits.Set(hdrConsumerUsername, cons.name)
 	c.Edits.Del(hdrCredentialID)
-	if id, ok := cons.Labels["custom_id"]; ok {
-		c.Edits.Set(hdrConsumerCustomID, viewOf(id))
+	if cons.customID != nil {
+		c.Edits.Set(hdrConsumerCustomID, cons.customID)
 	} else {
 		c.Edits.Del(hdrConsumerCustomID)
 	}

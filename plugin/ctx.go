@@ -70,7 +70,10 @@ type Ctx struct {
 	Resp   *codec.Response
 	// Start is when the request head was parsed; UpstreamStart when the
 	// request began on its way upstream, UpstreamDone when the response
-	// head arrived (zero if it did not).
+	// head arrived (zero if it did not). The server takes them, and End,
+	// from its event loop's clock, read once per round of events (as
+	// nginx's cached time): each is behind the true time by at most the
+	// length of that round, and none costs a clock read.
 	Start, UpstreamStart, UpstreamDone time.Time
 	// End is when the exchange ended, set before the log hooks run so
 	// that they share one clock reading (zero: a hook reads the clock).
