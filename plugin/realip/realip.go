@@ -1,8 +1,9 @@
 // Package realip is APISIX's real-ip: take the client address from a
 // request variable (a header such as X-Forwarded-For, or an argument)
-// instead of the socket's peer, when the peer is one of trusted_addresses.
-// Everything after it sees the new address: route vars' remote_addr,
-// ip-restriction, limit keys, and the X-Real-IP the upstream receives.
+// instead of the socket's peer, when the peer is one of trusted_addresses,
+// and the port given with it ("1.2.3.4:9080"). Everything after it sees the
+// new address (Ctx.SetClient): route vars' remote_addr and remote_port,
+// ip-restriction, limit keys, loggers, and the X-Real-IP the upstream gets.
 //
 // Priority 23000, rewrite phase. In an address list (X-Forwarded-For) the
 // last address is taken, or, with recursive, the last one that is not
@@ -115,44 +116,46 @@ func (p *realIP) Rewrite(c *plugin.Ctx) plugin.Result {
 		i := bytes.LastIndexByte(v, ',')
 		elem := bytes.TrimSpace(v[i+1:])
 		pick = elem
-		if !p.recursive || i < 0 {
+		// As APISIX, recursion needs trusted addresses to skip.
+		if !p.recursive || p.trusted == nil || i < 0 {
 			break
 		}
-		if a, ok := parseAddr(elem); !ok || !p.trusts(a) {
+		if a, _, ok := parseAddr(elem); !ok || !p.trusts(a) {
 			break
 		}
 		v = v[:i]
 	}
-	a, ok := parseAddr(pick)
+	a, port, ok := parseAddr(pick)
 	if !ok {
 		return plugin.Continue
 	}
-	c.Route.RemoteAddr = a
-	c.Edits.Set(hdrRealIP, c.Keep(pick))
+	c.SetClient(a, port)
+	c.Edits.Set(hdrRealIP, a.AppendTo(c.Alloc(len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))[:0]))
 	return plugin.Continue
 }
 
 // parseAddr reads "1.2.3.4", "1.2.3.4:80", "::1" or "[::1]:80" without
 // allocating: netip reads a view of the bytes and keeps nothing of it (an
-// address with a zone, which it would keep, is refused).
-func parseAddr(b []byte) (netip.Addr, bool) {
+// address with a zone, which it would keep, is refused). The port is 0
+// when the value has none; port 0 itself is refused, as APISIX does.
+func parseAddr(b []byte) (netip.Addr, uint16, bool) {
 	if len(b) == 0 || bytes.IndexByte(b, '%') >= 0 {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0, false
 	}
 	s := unsafe.String(unsafe.SliceData(b), len(b))
 	// Pick the parser by shape: a failed parse builds an error value.
 	if b[0] == '[' || bytes.Count(b, colon) == 1 {
 		ap, err := netip.ParseAddrPort(s)
-		if err != nil {
-			return netip.Addr{}, false
+		if err != nil || ap.Port() == 0 {
+			return netip.Addr{}, 0, false
 		}
-		return ap.Addr().Unmap(), true
+		return ap.Addr().Unmap(), ap.Port(), true
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0, false
 	}
-	return a.Unmap(), true
+	return a.Unmap(), 0, true
 }
 
 var _ plugin.Rewriter = (*realIP)(nil)
