@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,5 +90,69 @@ routes:
 		if time.Now().After(deadline) {
 			t.Fatal("the breaker never let requests through again")
 		}
+	}
+}
+
+// The example of APISIX's api-breaker page (docs/en/latest/plugins/
+// api-breaker.md, 3.18), sent as the page sends it (the route body, the
+// upstream pointed at a local server): three 500/503 answers open the
+// breaker and `curl -X POST /hello` gets the 502; the page's "Delete
+// Plugin" body then serves the route without it. The page shows nginx's
+// HTML error page for the 502; sluice answers {"error_msg": ...}, as for
+// every plugin stop without a body.
+func TestDocExample(t *testing.T) {
+	statuses := make(chan int, 8)
+	for _, s := range []int{500, 503, 500} {
+		statuses <- s
+	}
+	up := e2e.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s := <-statuses:
+			w.WriteHeader(s)
+		default:
+		}
+		io.WriteString(w, "upstream")
+	}))
+	body := `{
+		"plugins": {"api-breaker": {"break_response_code": 502,
+			"unhealthy": {"http_statuses": [500, 503], "failures": 3},
+			"healthy": {"http_statuses": [200], "successes": 1}}},
+		"upstream": {"type": "roundrobin", "nodes": {"` + up + `": 1}},
+		"uri": "/hello"}`
+	n := e2e.Start(t, e2e.Options{Plugins: []plugin.Def{apibreaker.Def}, Routes: "routes: [{id: 1, " + body[1:] + "]\n"})
+	post := func() (int, string) {
+		resp, err := e2e.Client().Post(n.URL+"/hello", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	for _, want := range []int{500, 503, 500} {
+		if st, _ := post(); st != want {
+			t.Fatalf("upstream answer %d, want %d", st, want)
+		}
+	}
+	// The log phase trails the answer: wait for it to have counted.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, b := post()
+		if st == 502 {
+			if !strings.Contains(b, `"error_msg"`) || !strings.Contains(b, "Bad Gateway") {
+				t.Errorf("break answer %q", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never tripped: %d %q", st, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := n.Reload(`routes: [{id: 1, "uri": "/hello", "upstream": {"type": "roundrobin", "nodes": {"` + up + `": 1}}}]` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := post(); st != 200 || b != "upstream" {
+		t.Errorf("without the plugin: %d %q", st, b)
 	}
 }

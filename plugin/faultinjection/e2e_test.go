@@ -82,3 +82,51 @@ routes:
 		t.Errorf("delay then abort answered after %v, want at least 500ms", d)
 	}
 }
+
+// The examples of APISIX's fault-injection page (docs/en/latest/plugins/
+// fault-injection.md, 3.18), sent as the page sends them (route bodies with
+// the upstream pointed at a local server), and the answers the page shows.
+func TestDocExamples(t *testing.T) {
+	up := e2e.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream") }))
+	route := func(plugins string) string {
+		return `{"id": "fault-injection-route", "uri": "/anything", "plugins": {"fault-injection": ` + plugins + `},
+			"upstream": {"type": "roundrobin", "nodes": {"` + up + `": 1}}}`
+	}
+	examples := []struct {
+		name, conf string
+		query      string
+		status     int
+		body, hdr  string
+		wait       time.Duration
+	}{
+		{"Inject Faults", `{"abort": {"http_status": 404, "body": "APISIX Fault Injection"}}`,
+			"", 404, "APISIX Fault Injection", "", 0},
+		{"Inject Latencies", `{"delay": {"duration": 3}}`,
+			"", 200, "upstream", "", 3 * time.Second},
+		{"Inject Faults Conditionally (name=john)", `{"abort": {"http_status": 404, "body": "APISIX Fault Injection",
+			"headers": {"X-APISIX-Remote-Addr": "$remote_addr"}, "vars": [[["arg_name","==","john"]]]}}`,
+			"?name=john", 404, "APISIX Fault Injection", "127.0.0.1", 0},
+		{"Inject Faults Conditionally (name=jane)", `{"abort": {"http_status": 404, "body": "APISIX Fault Injection",
+			"headers": {"X-APISIX-Remote-Addr": "$remote_addr"}, "vars": [[["arg_name","==","john"]]]}}`,
+			"?name=jane", 200, "upstream", "", 0},
+	}
+	for _, ex := range examples {
+		t.Run(ex.name, func(t *testing.T) {
+			t.Parallel()
+			n := e2e.Start(t, e2e.Options{Plugins: []plugin.Def{faultinjection.Def}, Routes: "routes: [" + route(ex.conf) + "]\n"})
+			start := time.Now()
+			resp, err := e2e.Client().Get(n.URL + "/anything" + ex.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != ex.status || string(b) != ex.body || resp.Header.Get("X-APISIX-Remote-Addr") != ex.hdr {
+				t.Errorf("%d %q X-APISIX-Remote-Addr=%q, want %d %q %q", resp.StatusCode, b, resp.Header.Get("X-APISIX-Remote-Addr"), ex.status, ex.body, ex.hdr)
+			}
+			if d := time.Since(start); d < ex.wait {
+				t.Errorf("answered after %v, want at least %v", d, ex.wait)
+			}
+		})
+	}
+}
