@@ -22,7 +22,7 @@ import (
 var version = "dev"
 
 const usage = `usage:
-  sluice run      -c conf/config.yaml   serve
+  sluice run      -c conf/config.yaml   serve (-pprof 127.0.0.1:6060: Go profiles on that address)
   sluice validate -c conf/config.yaml   check config.yaml and its routes file, then exit
   sluice version                        print the version
 `
@@ -52,6 +52,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "conf/config.yaml", "path to config.yaml")
+	pprofAddr := fs.String("pprof", "", "run: serve Go profiles (net/http/pprof) on this loopback ip:port; off when empty")
 	if err := fs.Parse(rest); err != nil {
 		return 2
 	}
@@ -85,6 +86,14 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok\n%s: ok\n", *path, routes)
 		return 0
+	}
+	if *pprofAddr != "" {
+		stop, err := startPprof(*pprofAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	if err := run(cfg, routes); err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)

@@ -53,6 +53,7 @@ var retries atomic.Int64
 
 type options struct {
 	bin, tmp, phases, extra string
+	profile                 string
 	n, burst, bulk, writers int
 	rate, conns, rounds     int
 	steady                  int
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&o.steady, "steady", 100, "routes that never change during churn (the table's size)")
 	flag.DurationVar(&o.churnTime, "churn-time", 12*time.Second, "length of each wrk run")
 	flag.BoolVar(&o.pin, "pin", false, "pin sluice to CPU 0 and wrk to CPU 1 (taskset)")
+	flag.StringVar(&o.profile, "profile", "", "directory for a CPU profile and a 1 s execution trace of sluice from each churn round (runs sluice with -pprof)")
 	flag.IntVar(&peers.Nice, "nice", -19, "niceness of sluice, wrk and this driver's session (shared machines); 0 to leave it alone")
 	flag.Parse()
 	if err := peers.RaiseAutogroup(); err != nil {
@@ -125,6 +127,7 @@ type node struct {
 	dir                               string
 	cfg                               string
 	httpPort, stream, adminPort, etcd int
+	pprofPort                         int
 	cmd                               *exec.Cmd
 	log                               *bytes.Buffer
 	mu                                sync.Mutex
@@ -137,6 +140,9 @@ type node struct {
 func (nd *node) start(bin string) (time.Time, error) {
 	nd.log = &bytes.Buffer{}
 	argv := []string{bin, "run", "-c", nd.cfg}
+	if nd.pprofPort != 0 {
+		argv = append(argv, "-pprof", fmt.Sprintf("127.0.0.1:%d", nd.pprofPort))
+	}
 	if nd.pin {
 		argv = append([]string{"taskset", "-c", "0"}, argv...)
 	}
@@ -367,6 +373,12 @@ func run(o *options) error {
 	defer os.RemoveAll(dir)
 	nd := &node{dir: dir, httpPort: freePort(), stream: freePort(), adminPort: freePort(), etcd: freePort(), pin: o.pin}
 	nd.cfg = filepath.Join(dir, "config.yaml")
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+		nd.pprofPort = freePort()
+	}
 	extra := ""
 	if o.extra != "" {
 		extra = ", " + o.extra
@@ -567,8 +579,8 @@ func churn(nd *node, o *options) error {
 	}
 	fmt.Printf("\nwrk -t1 -c%d -d%s on /steady/7 (%d routes that never change), and %d other routes rewritten at %d/s (each a new uri); loadavg %s\n\n",
 		o.conns, o.churnTime, steady, churned, o.rate, loadavg())
-	fmt.Println("| round | route changes | changes applied (errors) | wrk requests/s | p50 | p99 | non-2xx | socket errors | sluice CPU |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| round | route changes | changes applied (errors) | wrk requests/s | p50 | p99 | non-2xx | socket errors | sluice CPU | loop thread CPU | loop thread waiting for a CPU | loop CPU per request | rest of sluice CPU |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	cpuArg := -1
 	if o.pin {
 		cpuArg = 1
@@ -618,12 +630,24 @@ func churn(nd *node, o *options) error {
 				}
 			}()
 			secs := int(o.churnTime / time.Second)
+			label := "none"
+			if changes {
+				label = fmt.Sprintf("%d/s", o.rate)
+			}
+			profiled := make(chan struct{})
+			go func() {
+				defer close(profiled)
+				profileRound(nd.pprofPort, o.profile, fmt.Sprintf("round%d-%s", round, strings.ReplaceAll(label, "/", "per")), o.churnTime)
+			}()
+			t0 := threads(nd.cmd.Process.Pid)
 			c0 := cpu(nd.cmd.Process.Pid)
 			out, err := peers.Run(context.Background(), cpuArg, o.churnTime+30*time.Second, "wrk", "-t1", fmt.Sprintf("-c%d", o.conns),
 				fmt.Sprintf("-d%ds", secs), "--latency", fmt.Sprintf("http://127.0.0.1:%d/steady/7", nd.httpPort))
 			cancel()
 			<-done
 			used := cpu(nd.cmd.Process.Pid) - c0
+			_, loop := busiest(t0, threads(nd.cmd.Process.Pid))
+			<-profiled
 			if err != nil {
 				return fmt.Errorf("wrk: %v\n%s", err, out)
 			}
@@ -631,15 +655,18 @@ func churn(nd *node, o *options) error {
 			if err != nil {
 				return fmt.Errorf("%v\n%s", err, out)
 			}
-			label := "none"
 			if changes {
-				label = fmt.Sprintf("%d/s", o.rate)
 				// The last change is live: the changes did reach the data plane.
 				if err := nd.waitHTTP([]string{fmt.Sprintf("/churn/%d/%d", k%churned, k)}); err != nil {
 					return err
 				}
 			}
-			fmt.Printf("| %d | %s | %d (%d) | %.0f | %s | %s | %d | %d | %.2f s |\n", round, label, applied.Load(), failed.Load(), w.RPS, ms(w.P50), ms(w.P99), w.Non2xx, w.Errors, used.Seconds())
+			perReq := time.Duration(0)
+			if n := w.RPS * o.churnTime.Seconds(); n > 0 {
+				perReq = time.Duration(float64(loop.cpu) / n)
+			}
+			fmt.Printf("| %d | %s | %d (%d) | %.0f | %s | %s | %d | %d | %.2f s | %.2f s | %.2f s | %.1f µs | %.2f s |\n", round, label, applied.Load(), failed.Load(), w.RPS, ms(w.P50), ms(w.P99), w.Non2xx, w.Errors, used.Seconds(),
+				loop.cpu.Seconds(), loop.wait.Seconds(), float64(perReq)/1e3, used.Seconds()-loop.cpu.Seconds())
 		}
 	}
 	fmt.Println()
