@@ -40,10 +40,10 @@ func TestEtcdProviderPluginKinds(t *testing.T) {
 	if len(s.Routes) != 1 || s.Routes[0].ID != "r" {
 		t.Fatalf("routes %+v", s.Routes)
 	}
-	if us := s.RouteUpstream(&s.Routes[0]); us == nil || us.Nodes().Addrs[0].String() != "127.0.0.1:7001" {
+	if us := s.RouteUpstream(s.Routes[0]); us == nil || us.Nodes().Addrs[0].String() != "127.0.0.1:7001" {
 		t.Fatalf("route r's upstream (through service s): %+v", us)
 	}
-	if _, hs := s.RouteHosts(&s.Routes[0]); len(hs) != 1 || hs[0] != "a.example" {
+	if _, hs := s.RouteHosts(s.Routes[0]); len(hs) != 1 || hs[0] != "a.example" {
 		t.Errorf("route r hosts %v", hs)
 	}
 	if len(s.Consumers) != 2 || s.Consumers[0].Username != "jack" || s.Consumers[1].Username != "anna" {
@@ -84,7 +84,7 @@ func TestEtcdProviderHookChecksWithReferences(t *testing.T) {
 	cfg := etcdTestConfig()
 	store := Store{Compile: []func(*Snapshot) error{func(s *Snapshot) error {
 		for i := range s.Routes {
-			r := &s.Routes[i]
+			r := s.Routes[i]
 			if r.URI == "/refused" {
 				return fmt.Errorf("route %s: refused by the hook", r.ID)
 			}

@@ -54,6 +54,9 @@ type EtcdProvider struct {
 	// keys a compile hook refused in it (guarded by buildMu).
 	last     *Snapshot
 	rejected map[string]bool
+	// lastRoute holds the items of last.Routes, by route id: what a
+	// change to routes alone is placed by (etcd_routes.go).
+	lastRoute map[string]*Item
 	// kick wakes the builder. The watch only records changes; the builder
 	// takes all that arrived while it was busy, so a burst of writes costs a
 	// few rebuilds, not one per write, and a lone change waits for none.
@@ -408,12 +411,25 @@ func (p *EtcdProvider) publish() error {
 	// A resource a hook refused stays out until it changes, or until
 	// something it may depend on does.
 	retry := all || anyKindBut(dirty, p.prefix, KindRoutes, KindStreamRoutes)
-	items := make([]*Item, 0, len(p.order))
-	for _, e := range p.order {
-		if e.item == nil || (!retry && p.rejected[e.key] && !dirty[e.key]) {
-			continue
+	var items []*Item
+	var cur map[string]*Item // routes alone changed: their items now
+	if !all && p.routeOnly(dirty) {
+		cur = make(map[string]*Item, len(dirty))
+		for k := range dirty {
+			if e := p.items[k]; e != nil {
+				cur[k] = e.item
+			} else {
+				cur[k] = nil
+			}
 		}
-		items = append(items, e.item)
+	} else {
+		items = make([]*Item, 0, len(p.order))
+		for _, e := range p.order {
+			if e.item == nil || (!retry && p.rejected[e.key] && !dirty[e.key]) {
+				continue
+			}
+			items = append(items, e.item)
+		}
 	}
 	rev := p.rev
 	p.mu.Unlock()
@@ -428,6 +444,11 @@ func (p *EtcdProvider) publish() error {
 			p.mu.Unlock()
 		}
 	}()
+	if cur != nil {
+		var err error
+		published, err = p.publishRoutes(cur, dirty, rev)
+		return err
+	}
 	var reuse map[string]*UpstreamSet
 	var delta *Delta
 	if !all {
@@ -444,7 +465,7 @@ func (p *EtcdProvider) publish() error {
 		delta = &Delta{Base: p.last, Changed: changed}
 	}
 	source := "etcd " + strings.TrimSuffix(p.prefix, "/")
-	snap, err := buildTolerant(p.cfg, items, source, p.loops, reuse, func(it *Item, err error) {
+	snap, refs, err := buildTolerant(p.cfg, items, source, p.loops, reuse, func(it *Item, err error) {
 		if all || dirty[it.Key] {
 			Warnf("etcd: %s left out: %v", it.Key, reason(err))
 		}
@@ -478,7 +499,7 @@ func (p *EtcdProvider) publish() error {
 		if len(kept) == len(items) {
 			return err
 		}
-		if snap, err = buildTolerant(p.cfg, kept, source, p.loops, reuse, func(*Item, error) {}); err != nil {
+		if snap, refs, err = buildTolerant(p.cfg, kept, source, p.loops, reuse, func(*Item, error) {}); err != nil {
 			return err
 		}
 		if err := p.store.Publish(snap); err != nil {
@@ -494,12 +515,21 @@ func (p *EtcdProvider) publish() error {
 	}
 	published = true
 	p.last, p.rejected = snap, rejected
+	p.lastRoute = make(map[string]*Item, len(refs[KindRoutes]))
+	for _, it := range refs[KindRoutes] {
+		p.lastRoute[it.ID] = it
+	}
+	p.published(rev)
+	return nil
+}
+
+// published records that the snapshot of revision rev is in force.
+func (p *EtcdProvider) published(rev int64) {
 	p.live.Store(rev)
 	select {
 	case p.cacheKick <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // anyKindBut says whether keys (full etcd keys) hold a resource of a kind

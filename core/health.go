@@ -264,8 +264,12 @@ func (h *Health) attach(snap *Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	live := map[string]bool{}
-	add := func(key string, us *UpstreamSet) {
-		if us == nil || us.checks == nil || live[key] {
+	add := func(kind, id string, us *UpstreamSet) {
+		if us == nil || us.checks == nil {
+			return
+		}
+		key := kind + "/" + id
+		if live[key] {
 			return
 		}
 		live[key] = true
@@ -280,18 +284,18 @@ func (h *Health) attach(snap *Snapshot) {
 		c.update(us)
 	}
 	for id, us := range snap.Upstreams {
-		add("upstreams/"+id, us)
+		add(KindUpstreams, id, us)
 	}
 	for id, us := range snap.RouteUpstreams {
-		add("routes/"+id, us)
+		add(KindRoutes, id, us)
 	}
 	for id, us := range snap.ServiceUpstreams {
-		add("services/"+id, us)
+		add(KindServices, id, us)
 	}
 	for _, ts := range snap.stream {
 		for _, t := range ts {
 			if t.Upstream != nil && t.Upstream.ID == "" {
-				add("stream_routes/"+t.ID, t.Upstream)
+				add(KindStreamRoutes, t.ID, t.Upstream)
 			}
 		}
 	}
@@ -336,18 +340,23 @@ func (c *checker) update(us *UpstreamSet) {
 	us.nodesMu.Lock()
 	defer us.nodesMu.Unlock()
 	c.mu.Lock()
+	same := c.cfg == us.checks // the set it serves already
 	c.cfg = us.checks
 	us.checker.Store(c)
 	ns := us.Nodes()
 	if v := ns.health.Load(); v != nil && v.c == c {
 		if c.view != v {
 			c.adopt(v)
+			same = false
 		}
 	} else {
 		c.viewLocked(ns)
+		same = false
 	}
 	c.mu.Unlock()
-	c.resync()
+	if !same { // else its probes are as they should be: no work for the loop
+		c.resync()
+	}
 }
 
 // setNodes makes ns, new nodes of us (a name resolved to other addresses:

@@ -162,21 +162,24 @@ func BuildSnapshot(cfg *Config, res *Resources, source string, loops int) (*Snap
 // bad key never stops every later change from applying. Each left-out item
 // is reported through skip.
 func BuildTolerant(cfg *Config, items []*Item, source string, loops int, skip func(*Item, error)) (*Snapshot, error) {
-	return buildTolerant(cfg, items, source, loops, nil, skip)
+	snap, _, err := buildTolerant(cfg, items, source, loops, nil, skip)
+	return snap, err
 }
 
 // buildTolerant is BuildTolerant reusing compiled upstreams (decoder.reuse).
-func buildTolerant(cfg *Config, items []*Item, source string, loops int, reuse map[string]*UpstreamSet, skip func(*Item, error)) (*Snapshot, error) {
+// It also returns which item each resource of the snapshot came from
+// (Assemble's refs).
+func buildTolerant(cfg *Config, items []*Item, source string, loops int, reuse map[string]*UpstreamSet, skip func(*Item, error)) (*Snapshot, map[string][]*Item, error) {
 	live := items
 	for range len(items) + 1 {
 		res, refs := Assemble(live)
 		snap, err := build(cfg, res, &decoder{file: source, lines: map[string]int{}, reuse: reuse}, loops)
 		if err == nil {
-			return snap, nil
+			return snap, refs, nil
 		}
 		bad := culprit(err, refs)
 		if bad == nil {
-			return nil, err
+			return nil, nil, err
 		}
 		skip(bad, err)
 		next := make([]*Item, 0, len(live)-1)
@@ -187,7 +190,7 @@ func buildTolerant(cfg *Config, items []*Item, source string, loops int, reuse m
 		}
 		live = next
 	}
-	return nil, errors.New("core: build did not converge")
+	return nil, nil, errors.New("core: build did not converge")
 }
 
 // culprit finds the item a build error points at ("stream_routes[3].upstream_id").

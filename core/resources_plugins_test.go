@@ -55,7 +55,7 @@ func TestPluginResourcesYAML(t *testing.T) {
 	route := func(id string) *Route {
 		for i := range s.Routes {
 			if s.Routes[i].ID == id {
-				return &s.Routes[i]
+				return s.Routes[i]
 			}
 		}
 		t.Fatalf("no route %s", id)

@@ -15,7 +15,9 @@ import (
 type Snapshot struct {
 	Version   int64
 	Upstreams map[string]*UpstreamSet
-	Routes    []Route
+	// Routes in configuration order. The values are shared with the
+	// provider and with other snapshots: never written to.
+	Routes []*Route
 	// RouteUpstreams are the routes' inline upstreams, by route id.
 	RouteUpstreams map[string]*UpstreamSet
 	stream         map[uint16][]*StreamTarget // by server_port; 0 = any port
@@ -46,6 +48,13 @@ type Delta struct {
 	// Changed holds "kind/id" of every resource added, replaced or removed
 	// since Base.
 	Changed map[string]bool
+	// RoutesOnly: Changed holds routes alone, and everything else in the
+	// snapshot is Base's own — the same maps, upstreams and services —
+	// so what was attached to them on publish stays (core/etcd_routes.go).
+	RoutesOnly bool
+	// At, with RoutesOnly, are the places in the snapshot's Routes of the
+	// changed routes it holds, in increasing order.
+	At []int
 }
 
 // StreamTarget is a compiled stream route.
@@ -129,7 +138,7 @@ func LoadResources(cfg *Config, path string, loops int) (*Snapshot, error) {
 func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error) {
 	s := &Snapshot{
 		Upstreams:      map[string]*UpstreamSet{},
-		Routes:         res.Routes,
+		Routes:         make([]*Route, len(res.Routes)),
 		RouteUpstreams: map[string]*UpstreamSet{},
 		stream:         map[uint16][]*StreamTarget{},
 	}
@@ -217,33 +226,18 @@ func build(cfg *Config, res *Resources, d *decoder, loops int) (*Snapshot, error
 	ids = make(map[string]bool, len(res.Routes))
 	for i := range res.Routes {
 		r := &res.Routes[i]
+		s.Routes[i] = r
 		p := "routes[" + strconv.Itoa(i) + "]"
-		if r.ID == "" {
-			return nil, d.errf(p+".id", nil, "required")
-		}
 		if ids[r.ID] {
 			return nil, d.errf(p+".id", nil, "duplicate id %q", r.ID)
 		}
 		ids[r.ID] = true
-		if r.URI == "" && len(r.URIs) == 0 {
-			return nil, d.errf(p, nil, "needs uri or uris")
-		}
-		if r.UpstreamID != "" && s.Upstreams[r.UpstreamID] == nil {
-			return nil, d.errf(p+".upstream_id", nil, "no upstream with id %q", r.UpstreamID)
-		}
-		if err := s.checkRouteRefs(d, p, r); err != nil {
+		us, err := s.compileRoute(cfg, d, p, r, loops) // snapshot_routes.go
+		if err != nil {
 			return nil, err
 		}
-		if r.Upstream != nil {
-			us, err := d.upstream(cfg, p+".upstream", KindRoutes+"/"+r.ID, r.Upstream, loops)
-			if err != nil {
-				return nil, err
-			}
+		if us != nil {
 			s.RouteUpstreams[r.ID] = us
-		} else if r.UpstreamID == "" && s.serviceUpstream(r.ServiceID) == nil && !s.routeHasPlugins(r) {
-			// A route with plugins may answer every request itself (a
-			// redirect): APISIX accepts it, and so does sluice.
-			return nil, d.errf(p, nil, "needs upstream or upstream_id (here or in its service), or plugins that answer")
 		}
 	}
 	return s, nil
@@ -434,8 +428,13 @@ func (s *Store) Publish(snap *Snapshot) error {
 	}
 	snap.Version = s.version.Add(1)
 	// Names first: health checks take the nodes as resolved.
-	s.resolver().track(s, snap)
-	s.healthLocked().attach(snap)
+	if s.routesOnly(snap) { // core/publish_routes.go
+		s.resolver().trackRoutes(s, snap)
+		s.healthLocked().attachRoutes(snap)
+	} else {
+		s.resolver().track(s, snap)
+		s.healthLocked().attach(snap)
+	}
 	s.cur.Store(snap)
 	return nil
 }

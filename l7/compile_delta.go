@@ -79,7 +79,7 @@ func (p *Plugins) compileDelta(snap *core.Snapshot) (done bool, err error) {
 	cand := ids
 	if len(ups) > 0 {
 		for i := range d.Base.Routes {
-			if r := &d.Base.Routes[i]; ups[r.UpstreamID] {
+			if r := d.Base.Routes[i]; ups[r.UpstreamID] {
 				cand[r.ID] = true
 			}
 		}
@@ -91,14 +91,12 @@ func (p *Plugins) compileDelta(snap *core.Snapshot) (done bool, err error) {
 	var dels []string
 	var put []int // indexes in snap.Routes, in configuration order
 	firstNew := -1
-	for i := range snap.Routes {
-		r := &snap.Routes[i]
-		touched := cand[r.ID] || (r.UpstreamID != "" && ups[r.UpstreamID] && snap.RouteUpstreams[r.ID] == nil)
+	// visit looks at snap.Routes[i], in configuration order; false: the
+	// router cannot be updated as a full build would make it.
+	visit := func(i int, touched bool) bool {
+		r := snap.Routes[i]
 		if !touched {
-			if firstNew >= 0 && rt.Route(r.ID) != nil {
-				return false, nil // an older route after a new one
-			}
-			continue
+			return firstNew < 0 || rt.Route(r.ID) == nil // else an older route after a new one
 		}
 		delete(gone, r.ID)
 		known := rt.Route(r.ID) != nil
@@ -106,15 +104,40 @@ func (p *Plugins) compileDelta(snap *core.Snapshot) (done bool, err error) {
 			if known {
 				dels = append(dels, r.ID)
 			}
-			continue
+			return true
 		}
 		if firstNew >= 0 && known {
-			return false, nil
+			return false
 		}
 		if firstNew < 0 && !known {
 			firstNew = i
 		}
 		put = append(put, i)
+		return true
+	}
+	if d.RoutesOnly && len(ups) == 0 {
+		// The snapshot says where the changed routes are: the others
+		// need a look only after a new one.
+		for _, i := range d.At {
+			if !visit(i, true) {
+				return false, nil
+			}
+		}
+		for i, j := firstNew+1, 0; firstNew >= 0 && i < len(snap.Routes); i++ {
+			for j < len(d.At) && d.At[j] < i {
+				j++
+			}
+			if (j == len(d.At) || d.At[j] != i) && !visit(i, false) {
+				return false, nil
+			}
+		}
+	} else {
+		for i, r := range snap.Routes {
+			touched := cand[r.ID] || (r.UpstreamID != "" && ups[r.UpstreamID] && snap.RouteUpstreams[r.ID] == nil)
+			if !visit(i, touched) {
+				return false, nil
+			}
+		}
 	}
 	for id := range gone {
 		if rt.Route(id) != nil {

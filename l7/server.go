@@ -208,7 +208,7 @@ func (p *Plugins) Compile(snap *core.Snapshot) error {
 	specs := make([]route.Spec, 0, len(snap.Routes))
 	plugins := false
 	for i := range snap.Routes {
-		r := &snap.Routes[i]
+		r := snap.Routes[i]
 		if disabled(r) {
 			continue
 		}
@@ -232,7 +232,7 @@ func disabled(r *core.Route) bool { return r.Status != nil && *r.Status == 0 }
 // routeSpec is what the router gets for snap.Routes[i]: its target, with
 // its plugin chain compiled by b.
 func routeSpec(b *plugin.Build, snap *core.Snapshot, i int) (route.Spec, error) {
-	r := &snap.Routes[i]
+	r := snap.Routes[i]
 	up := snap.RouteUpstream(r)
 	t := newTarget(r, up, snap.RouteWebsocket(r))
 	var err error

@@ -64,7 +64,7 @@ func TestAdminPluginKinds(t *testing.T) {
 	if len(snap.Routes) != 1 {
 		t.Fatalf("routes %+v", snap.Routes)
 	}
-	r := &snap.Routes[0]
+	r := snap.Routes[0]
 	if us := snap.RouteUpstream(r); us == nil || us.Nodes().Addrs[0].String() != "127.0.0.1:7001" {
 		t.Errorf("route r's upstream through service s: %+v", us)
 	}
