@@ -156,11 +156,16 @@ func leaves(e *jsonschema.ValidationError, out *[]FieldError) {
 	}
 }
 
+// pointerEscape escapes a JSON pointer's reference token (RFC 6901). One
+// for the process: a Replacer builds its tables on first use, which made
+// every field of every Admin API write allocate a new one.
+var pointerEscape = strings.NewReplacer("~", "~0", "/", "~1")
+
 func pointer(loc []string) string {
 	var b strings.Builder
 	for _, t := range loc {
 		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+		b.WriteString(pointerEscape.Replace(t))
 	}
 	return b.String()
 }
@@ -196,7 +201,7 @@ func unsupportedIn(t reflect.Type, doc any, ptr string) *FieldError {
 			if !ok {
 				continue // the schema reports unknown fields
 			}
-			p := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+			p := ptr + "/" + pointerEscape.Replace(k)
 			if note := f.Tag.Get("unsupported"); note != "" && !emptyJSON(m[k]) {
 				return &FieldError{Pointer: p, Reason: "not supported yet: " + note}
 			}

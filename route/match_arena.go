@@ -22,6 +22,9 @@ type compileArena struct {
 
 const arenaChunk = 1024
 
+// arenaMin is the fewest routes a build compiles with an arena.
+const arenaMin = 64
+
 // take returns an empty slice with room for exactly n elements, carved out
 // of *buf.
 func take[T any](buf *[]T, n int) []T {
