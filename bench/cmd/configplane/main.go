@@ -77,7 +77,7 @@ func main() {
 	flag.IntVar(&o.steady, "steady", 100, "routes that never change during churn (the table's size)")
 	flag.DurationVar(&o.churnTime, "churn-time", 12*time.Second, "length of each wrk run")
 	flag.BoolVar(&o.pin, "pin", false, "pin sluice to CPU 0 and wrk to CPU 1 (taskset)")
-	flag.StringVar(&o.profile, "profile", "", "directory for a CPU profile and a 1 s execution trace of sluice from each churn round (runs sluice with -pprof)")
+	flag.StringVar(&o.profile, "profile", "", "directory for a CPU profile, a 1 s execution trace and allocation profiles of sluice from each churn round (runs sluice with -pprof)")
 	flag.IntVar(&peers.Nice, "nice", -19, "niceness of sluice, wrk and this driver's session (shared machines); 0 to leave it alone")
 	flag.Parse()
 	if err := peers.RaiseAutogroup(); err != nil {
@@ -577,15 +577,42 @@ func churn(nd *node, o *options) error {
 	if err := nd.waitHTTP([]string{"/steady/7", fmt.Sprintf("/churn/%d/0", churned-1)}); err != nil {
 		return err
 	}
+	k := 0
+	{
+		// The changes alone, nothing else running: what one costs sluice
+		// (Admin API, etcd, watch, build, publish) in CPU time, which
+		// other work on the machine hardly changes.
+		ctx, cancel := context.WithTimeout(context.Background(), o.churnTime)
+		var applied, failed atomic.Int64
+		profiled := make(chan struct{})
+		go func() {
+			defer close(profiled)
+			profileRound(nd.pprofPort, o.profile, "changes-alone", o.churnTime)
+		}()
+		c0 := cpu(nd.cmd.Process.Pid)
+		nd.change(ctx, o.rate, churned, &k, &applied, &failed)
+		used := cpu(nd.cmd.Process.Pid) - c0
+		cancel()
+		<-profiled
+		if err := nd.waitHTTP([]string{fmt.Sprintf("/churn/%d/%d", k%churned, k)}); err != nil {
+			return err
+		}
+		per := time.Duration(0)
+		if n := applied.Load(); n > 0 {
+			per = used / time.Duration(n)
+		}
+		fmt.Printf("\n%d routes, %d other routes rewritten at %d/s for %s with no other load: %d changes applied (%d errors), sluice CPU %.2f s, %s per change; loadavg %s\n",
+			steady, churned, o.rate, o.churnTime, applied.Load(), failed.Load(), used.Seconds(), ms(per), loadavg())
+	}
 	fmt.Printf("\nwrk -t1 -c%d -d%s on /steady/7 (%d routes that never change), and %d other routes rewritten at %d/s (each a new uri); loadavg %s\n\n",
 		o.conns, o.churnTime, steady, churned, o.rate, loadavg())
-	fmt.Println("| round | route changes | changes applied (errors) | wrk requests/s | p50 | p99 | non-2xx | socket errors | sluice CPU | loop thread CPU | loop thread waiting for a CPU | loop CPU per request | rest of sluice CPU |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| round | route changes | changes applied (errors) | wrk requests/s | p50 | p99 | non-2xx | socket errors | sluice CPU | loop thread CPU | loop thread waiting for a CPU | loop CPU per request | rest of sluice CPU | … over the round before, per change |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	cpuArg := -1
 	if o.pin {
 		cpuArg = 1
 	}
-	k := 0
+	var quiet time.Duration // the rest of sluice's CPU in the last round without changes
 	for round := 1; round <= o.rounds; round++ {
 		for _, changes := range []bool{false, true} {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -593,40 +620,8 @@ func churn(nd *node, o *options) error {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				if !changes {
-					return
-				}
-				// On time, whatever one change takes: up to 16 in flight,
-				// each to a route of its own.
-				tick := time.NewTicker(time.Second / time.Duration(o.rate))
-				defer tick.Stop()
-				var inflight sync.WaitGroup
-				defer inflight.Wait()
-				sem := make(chan struct{}, 16)
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-tick.C:
-					}
-					select {
-					case sem <- struct{}{}:
-					default:
-						failed.Add(1) // 16 behind: counted as a failed change
-						continue
-					}
-					k++
-					i, v := k%churned, k
-					inflight.Add(1)
-					go func() {
-						defer inflight.Done()
-						defer func() { <-sem }()
-						if _, err := nd.admin("PUT", fmt.Sprintf("routes/c%d", i), fmt.Sprintf(`{"uri":"/churn/%d/%d","upstream_id":"web"}`, i, v)); err != nil {
-							failed.Add(1)
-						} else {
-							applied.Add(1)
-						}
-					}()
+				if changes {
+					nd.change(ctx, o.rate, churned, &k, &applied, &failed)
 				}
 			}()
 			secs := int(o.churnTime / time.Second)
@@ -665,12 +660,56 @@ func churn(nd *node, o *options) error {
 			if n := w.RPS * o.churnTime.Seconds(); n > 0 {
 				perReq = time.Duration(float64(loop.cpu) / n)
 			}
-			fmt.Printf("| %d | %s | %d (%d) | %.0f | %s | %s | %d | %d | %.2f s | %.2f s | %.2f s | %.1f µs | %.2f s |\n", round, label, applied.Load(), failed.Load(), w.RPS, ms(w.P50), ms(w.P99), w.Non2xx, w.Errors, used.Seconds(),
-				loop.cpu.Seconds(), loop.wait.Seconds(), float64(perReq)/1e3, used.Seconds()-loop.cpu.Seconds())
+			rest := used - loop.cpu
+			extra := "–"
+			if !changes {
+				quiet = rest
+			} else if n := applied.Load(); n > 0 {
+				extra = ms((rest - quiet) / time.Duration(n))
+			}
+			fmt.Printf("| %d | %s | %d (%d) | %.0f | %s | %s | %d | %d | %.2f s | %.2f s | %.2f s | %.1f µs | %.2f s | %s |\n", round, label, applied.Load(), failed.Load(), w.RPS, ms(w.P50), ms(w.P99), w.Non2xx, w.Errors, used.Seconds(),
+				loop.cpu.Seconds(), loop.wait.Seconds(), float64(perReq)/1e3, rest.Seconds(), extra)
 		}
 	}
 	fmt.Println()
 	return nil
+}
+
+// change rewrites routes c0…c<churned-1> at rate a second until ctx ends,
+// each with a new uri (the k-th change: /churn/<k%churned>/<k>), on time
+// whatever one change takes: up to 16 in flight, each to a route of its
+// own. A change that would be the 17th in flight is counted as failed.
+func (nd *node) change(ctx context.Context, rate, churned int, k *int, applied, failed *atomic.Int64) {
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	sem := make(chan struct{}, 16)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			failed.Add(1) // 16 behind: counted as a failed change
+			continue
+		}
+		*k++
+		i, v := *k%churned, *k
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-sem }()
+			if _, err := nd.admin("PUT", fmt.Sprintf("routes/c%d", i), fmt.Sprintf(`{"uri":"/churn/%d/%d","upstream_id":"web"}`, i, v)); err != nil {
+				failed.Add(1)
+			} else {
+				applied.Add(1)
+			}
+		}()
+	}
 }
 
 func bulk(nd *node, o *options) error {

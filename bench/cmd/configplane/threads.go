@@ -57,7 +57,9 @@ func busiest(before, after map[int]threadStat) (tid int, d threadStat) {
 }
 
 // profileRound fetches a CPU profile and an execution trace of sluice
-// (`sluice run -pprof`) during a churn round of length d, into dir.
+// (`sluice run -pprof`) during a churn round of length d, into dir, and
+// the allocation profile before and after the CPU profile (compare them
+// with go tool pprof -base).
 func profileRound(port int, dir, name string, d time.Duration) {
 	if port == 0 || dir == "" {
 		return
@@ -82,6 +84,7 @@ func profileRound(port int, dir, name string, d time.Duration) {
 		secs = 1
 	}
 	time.Sleep(2 * time.Second)
+	get("/debug/pprof/allocs", name+".allocs0.pprof")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -90,4 +93,5 @@ func profileRound(port int, dir, name string, d time.Duration) {
 	time.Sleep(time.Second)
 	get("/debug/pprof/trace?seconds=1", name+".trace")
 	<-done
+	get("/debug/pprof/allocs", name+".allocs1.pprof")
 }
