@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -123,6 +124,13 @@ func StartEtcdMember(mc EtcdMemberConfig) (*EtcdMember, error) {
 	}
 	return &EtcdMember{e: e, Endpoint: cu.String(), closing: closing}, nil
 }
+
+// Client is a client of this member that calls its server in-process
+// (etcd's v3client): no gRPC over loopback, no HTTP/2 framing, no
+// marshalling of requests and answers, no socket round trip. The Admin
+// API's writes and the watch of the embedded member go through it; the
+// client URL (Endpoint) still serves every other client.
+func (m *EtcdMember) Client() *clientv3.Client { return v3client.New(m.e.Server) }
 
 // Close stops the member.
 func (m *EtcdMember) Close() {

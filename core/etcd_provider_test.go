@@ -96,8 +96,25 @@ func netip4(port uint16) netip.AddrPort {
 	return mustAP(fmt.Sprintf("127.0.0.1:%d", port))
 }
 
-func TestEtcdProviderLoadWatchAndBadKeys(t *testing.T) {
-	_, cli := startTestEtcd(t)
+// bothClients runs test with a gRPC client of an embedded member, as for
+// an external cluster, and with the member's in-process client, which
+// sluice uses for its embedded member.
+func bothClients(t *testing.T, test func(t *testing.T, cli *clientv3.Client)) {
+	t.Run("grpc", func(t *testing.T) {
+		_, cli := startTestEtcd(t)
+		test(t, cli)
+	})
+	t.Run("in-process", func(t *testing.T) {
+		m, _ := startTestEtcd(t)
+		cli := m.Client()
+		t.Cleanup(func() { cli.Close() })
+		test(t, cli)
+	})
+}
+
+func TestEtcdProviderLoadWatchAndBadKeys(t *testing.T) { bothClients(t, testLoadWatchAndBadKeys) }
+
+func testLoadWatchAndBadKeys(t *testing.T, cli *clientv3.Client) {
 	cfg := etcdTestConfig()
 	put(t, cli, "/sluice/upstreams/u1", `{"id":"u1","nodes":{"127.0.0.1:7001":1}}`)
 	put(t, cli, "/sluice/stream_routes/s1", `{"server_port":9100,"upstream_id":"u1","create_time":1,"update_time":2}`)
@@ -143,8 +160,9 @@ func TestEtcdProviderLoadWatchAndBadKeys(t *testing.T) {
 
 // A watch that resumes below the compacted revision re-reads everything and
 // replaces the snapshot whole.
-func TestEtcdProviderCompaction(t *testing.T) {
-	_, cli := startTestEtcd(t)
+func TestEtcdProviderCompaction(t *testing.T) { bothClients(t, testCompaction) }
+
+func testCompaction(t *testing.T, cli *clientv3.Client) {
 	cfg := etcdTestConfig()
 	put(t, cli, "/sluice/stream_routes/a", `{"upstream":{"nodes":{"127.0.0.1:7001":1}}}`)
 	var store Store

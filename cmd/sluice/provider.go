@@ -118,8 +118,11 @@ func (cp *configPlane) startEtcd(ctx context.Context, workers int, store *core.S
 	} else {
 		cache = filepath.Join(cp.dataDir(), "last-config.json")
 	}
-	client, err := core.NewEtcdClient(cfg, endpoints)
-	if err != nil {
+	var client *clientv3.Client
+	var err error
+	if cp.member != nil {
+		client = cp.member.Client() // in-process: no gRPC round trip per change
+	} else if client, err = core.NewEtcdClient(cfg, endpoints); err != nil {
 		return fmt.Errorf("etcd client: %w", err)
 	}
 	cp.client = client

@@ -49,9 +49,10 @@ func checkID(id string) error {
 func (s *Server) key(kind, id string) string { return s.prefix + "/" + kind + "/" + id }
 
 // available fails fast with 503 when the client has no working connection
-// to any member, rather than waiting for the timeout.
+// to any member, rather than waiting for the timeout. An in-process client
+// (the embedded member's) has no connection to lose.
 func (s *Server) available() error {
-	if s.o.Client.ActiveConnection().GetState() == connectivity.TransientFailure {
+	if cc := s.o.Client.ActiveConnection(); cc != nil && cc.GetState() == connectivity.TransientFailure {
 		return errorf(http.StatusServiceUnavailable, "etcd is unavailable: no member answers")
 	}
 	return nil
