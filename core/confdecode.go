@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,12 @@ func decodeFile(path string, out any) (*decoder, error) {
 }
 
 func decodeBytes(file string, data []byte, out any) (*decoder, error) {
+	return decodeBytesExcept(file, data, out, nil)
+}
+
+// decodeBytesExcept is decodeBytes leaving out the top-level keys in skip
+// (when the document is a mapping).
+func decodeBytesExcept(file string, data []byte, out any, skip []string) (*decoder, error) {
 	d := &decoder{file: file, lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -79,6 +86,15 @@ func decodeBytes(file string, data []byte, out any) (*decoder, error) {
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return d, nil // an empty file is an empty config
+	}
+	if root := doc.Content[0]; len(skip) > 0 && root.Kind == yaml.MappingNode {
+		kept := root.Content[:0:0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if !slices.Contains(skip, root.Content[i].Value) {
+				kept = append(kept, root.Content[i], root.Content[i+1])
+			}
+		}
+		root.Content = kept
 	}
 	return d, d.decode("", doc.Content[0], reflect.ValueOf(out).Elem())
 }

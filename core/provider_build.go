@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -67,41 +66,11 @@ func DecodeItem(kind, name string, data []byte) (any, error) {
 		}
 		return nil, &ConfigError{File: name, Reason: fmt.Sprintf("unknown resource kind %q", kind)}
 	}
-	data = stripTimeFields(data)
-	if _, err := decodeBytes(name, data, v); err != nil {
+	// The Admin API's bookkeeping fields are not part of the object.
+	if _, err := decodeBytesExcept(name, data, v, timeFields); err != nil {
 		return nil, err
 	}
 	return v, nil
-}
-
-// stripTimeFields drops create_time/update_time from a JSON object. Values
-// that are not JSON objects are returned as they are, for the decoder to
-// reject with its own message.
-func stripTimeFields(data []byte) []byte {
-	if !hasAny(data, timeFields) {
-		return data
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil {
-		return data
-	}
-	for _, f := range timeFields {
-		delete(m, f)
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return data
-	}
-	return out
-}
-
-func hasAny(data []byte, words []string) bool {
-	for _, w := range words {
-		if strings.Contains(string(data), w) {
-			return true
-		}
-	}
-	return false
 }
 
 // Assemble orders items into Resources: each kind by creation revision, then
