@@ -1,19 +1,27 @@
 package route
 
+import "regexp"
+
 // Expr is a compiled vars expression (lua-resty-expr), the same language
 // as a route's vars, for other users of request variables: plugins'
 // _meta.filter and traffic-split's match rules. It is immutable and safe
 // for concurrent use.
-type Expr struct{ e *expr }
+type Expr struct {
+	prog []byte // vars_prog.go
+	res  []*regexp.Regexp
+}
 
 // CompileExpr compiles rule; an empty rule is nil, which matches
 // everything.
 func CompileExpr(rule []any) (*Expr, error) {
-	e, err := compileVars(rule, nil)
-	if err != nil || e == nil {
+	if len(rule) == 0 {
+		return nil, nil
+	}
+	pb := progBuf{}
+	if err := pb.compileVars(rule); err != nil {
 		return nil, err
 	}
-	return &Expr{e: e}, nil
+	return &Expr{prog: pb.finish(nil), res: pb.res}, nil
 }
 
 // Eval reports whether req satisfies x. m is scratch space (any Match the
@@ -22,7 +30,7 @@ func (x *Expr) Eval(req *Request, m *Match) bool {
 	if x == nil {
 		return true
 	}
-	ok, _ := x.e.evalTop(req, m)
+	ok, _ := evalTop(x.prog, &x.res, req, m)
 	return ok
 }
 

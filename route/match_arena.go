@@ -1,100 +1,49 @@
 package route
 
-import "net/netip"
-
-// compileArena hands out the small pieces of compiled routes (pattern
-// parts, vars expressions and their operand lists, hosts, addresses)
-// from shared arrays. A bulk build of 100k routes then makes a few hundred
-// allocations for them instead of several hundred thousand, and leaves
-// the garbage collector a few long arrays to scan instead of as many small
-// objects. A nil *compileArena allocates each piece on its own, for
-// single-route updates.
+// compileArena is where routes compiled together put their blobs (entry):
+// carved out of shared chunks in compile order, so that a bulk build of
+// 100k routes makes a few thousand allocations for them instead of one
+// per route, and neighbouring routes' blobs are neighbours in memory. It
+// also holds the scratch space compiling reuses. A single-route update
+// compiles with single set, which gives the blob an allocation of its
+// own.
 type compileArena struct {
-	parts []part
-	exprs []expr
-	auxes []exprAux
-	ops   []operand
-	nets  []netip.Prefix
-	hosts []hostPat
+	single bool
+	blobs  []byte
+	// scratch
+	buf    []byte
+	starts []int
+	parts  []part
 	// refs holds the variables parsed so far, by name
 	refs map[string]varRef
 }
 
-const arenaChunk = 1024
+const blobChunk = 16 << 10
 
-// arenaMin is the fewest routes a build compiles with an arena.
+// arenaMin is the fewest routes a build compiles with an arena: its
+// chunks pay off for many routes, while a few (the Admin API checks a
+// write by building its route alone) get a blob each.
 const arenaMin = 64
 
-// take returns an empty slice with room for exactly n elements, carved out
-// of *buf.
-func take[T any](buf *[]T, n int) []T {
-	b := *buf
-	if cap(b)-len(b) < n {
-		b = make([]T, 0, max(arenaChunk, n))
+// takeBlob returns n bytes for one route's blob, 8-aligned (a vars
+// program in it is read in place as 32-bit words).
+func (ca *compileArena) takeBlob(n int) []byte {
+	r := (n + 7) &^ 7
+	if ca.single || r > blobChunk/4 {
+		return make([]byte, r)[:n:n]
 	}
-	*buf = b[:len(b)+n]
-	return b[len(b) : len(b) : len(b)+n]
-}
-
-func (ca *compileArena) takeParts(n int) []part {
-	if ca == nil {
-		return make([]part, 0, n)
+	b := ca.blobs
+	if cap(b)-len(b) < r {
+		b = make([]byte, 0, blobChunk)
 	}
-	return take(&ca.parts, n)
-}
-
-func (ca *compileArena) takeExprs(n int) []expr {
-	if ca == nil {
-		return make([]expr, 0, n)
-	}
-	return take(&ca.exprs, n)
-}
-
-func (ca *compileArena) newExpr(e expr) *expr {
-	if ca == nil {
-		p := new(expr) // not &e: that would move e to the heap on every path
-		*p = e
-		return p
-	}
-	s := append(take(&ca.exprs, 1), e)
-	return &s[0]
-}
-
-func (ca *compileArena) newAux(a exprAux) *exprAux {
-	if ca == nil {
-		p := new(exprAux)
-		*p = a
-		return p
-	}
-	s := append(take(&ca.auxes, 1), a)
-	return &s[0]
-}
-
-func (ca *compileArena) takeOps(n int) []operand {
-	if ca == nil {
-		return make([]operand, 0, n)
-	}
-	return take(&ca.ops, n)
-}
-
-func (ca *compileArena) takeNets(n int) []netip.Prefix {
-	if ca == nil {
-		return make([]netip.Prefix, 0, n)
-	}
-	return take(&ca.nets, n)
-}
-
-func (ca *compileArena) takeHosts(n int) []hostPat {
-	if ca == nil {
-		return make([]hostPat, 0, n)
-	}
-	return take(&ca.hosts, n)
+	ca.blobs = b[:len(b)+r]
+	return b[len(b) : len(b)+n : len(b)+n]
 }
 
 // varRef parses a variable name, once per distinct name: vars spell the
 // same few names out once per route.
 func (ca *compileArena) varRef(name string) varRef {
-	if ca == nil {
+	if ca == nil || ca.single {
 		return parseVarRef(name)
 	}
 	if v, ok := ca.refs[name]; ok {

@@ -70,19 +70,19 @@ func (t *Table) Explain(req *Request) Explanation {
 	sortCands(m.cands)
 	x := Explanation{Path: string(req.Path)}
 	for _, e := range m.cands {
-		c := Candidate{ID: e.route.ID, URI: e.pat.raw, Priority: e.route.Priority}
+		c := Candidate{ID: e.route.ID, URI: e.raw(), Priority: e.route.Priority}
 		switch {
 		case x.Selected != "":
 			c.Outcome = NotReached
 			c.Reason = fmt.Sprintf("route %q ranks higher", x.Selected)
 		default:
-			why, clause := e.route.check(req, &m)
+			why, clause := e.check(req, &m)
 			if why == accepted {
 				c.Outcome = Selected
 				x.Selected = e.route.ID
 			} else {
 				c.Outcome = Rejected
-				c.Reason = e.route.explainReject(req, why, clause)
+				c.Reason = e.explainReject(req, why, clause)
 			}
 		}
 		x.Candidates = append(x.Candidates, c)
@@ -90,7 +90,12 @@ func (t *Table) Explain(req *Request) Explanation {
 	return x
 }
 
-func (r *Route) explainReject(req *Request, why reject, clause int) string {
+func (e *entry) explainReject(req *Request, why reject, clause int) string {
+	r := e.route
+	var pred []byte
+	if e.predOff != 0 {
+		pred = e.blob[e.predOff:]
+	}
 	switch why {
 	case rejMethod:
 		var ms []string
@@ -102,20 +107,20 @@ func (r *Route) explainReject(req *Request, why reject, clause int) string {
 		return fmt.Sprintf("method %q not in %v", req.Method, ms)
 	case rejRemoteAddr:
 		if !req.RemoteAddr.IsValid() {
-			return fmt.Sprintf("no remote address to check against %v", r.addrs)
+			return fmt.Sprintf("no remote address to check against %v", predAddrs(pred))
 		}
-		return fmt.Sprintf("remote address %s not in %v", req.RemoteAddr, r.addrs)
+		return fmt.Sprintf("remote address %s not in %v", req.RemoteAddr, predAddrs(pred))
 	case rejHost:
-		hs := make([]string, len(r.hosts))
-		for i := range r.hosts {
-			hs[i] = r.hosts[i].String()
-		}
-		return fmt.Sprintf("host %q not in %v", req.Host, hs)
+		return fmt.Sprintf("host %q not in %v", req.Host, predHosts(pred))
 	case rejVars:
-		if clause > 0 {
-			return fmt.Sprintf("vars clause %d %s is false", clause, render(r.vars.kids()[clause-1].src))
+		kids := r.vars
+		if _, ok := kids[0].(string); ok {
+			kids = kids[1:] // ["AND", clause, ...]
 		}
-		return fmt.Sprintf("vars %s is false", render(r.vars.src))
+		if clause > 0 {
+			return fmt.Sprintf("vars clause %d %s is false", clause, render(kids[clause-1]))
+		}
+		return fmt.Sprintf("vars %s is false", render(r.vars))
 	}
 	return ""
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
+
+	"github.com/tidwall/gjson"
 )
 
 // noCopy lets go vet's copylocks check flag copies of structs holding
@@ -54,6 +56,7 @@ type Match struct {
 	cands []*entry
 	stack []frame
 	buf   []byte
+	jv    gjson.Result // the JSON body value a vars clause reads
 }
 
 // Param returns the value captured for name by the last Lookup.
@@ -215,14 +218,14 @@ func (t *Table) Lookup(req *Request, m *Match) *Route {
 		sortCands(cs)
 	}
 	for _, e := range cs {
-		if !e.plain {
-			if why, _ := e.route.check(req, m); why != accepted {
+		if e.flags&efPlain == 0 {
+			if why, _ := e.check(req, m); why != accepted {
 				continue
 			}
 		}
 		m.Route = e.route
-		if e.pat.params {
-			m.Params = e.pat.capture(req.Path, m.Params)
+		if e.flags&efParams != 0 {
+			m.Params = e.capture(req.Path, m.Params)
 		}
 		return e.route
 	}
@@ -240,7 +243,7 @@ func (t *Table) lookupExact(req *Request, m *Match) *Route {
 	lists := t.a.lists
 	// One list holds the routes of one uri; a hash collision shows as a
 	// list of another uri.
-	if lists[off].pat.raw != string(req.Path) {
+	if lists[off].raw() != string(req.Path) {
 		return nil
 	}
 	m.cands = m.cands[:0]
@@ -252,8 +255,8 @@ func (t *Table) lookupExact(req *Request, m *Match) *Route {
 		sortCands(cs)
 	}
 	for _, e := range cs {
-		if !e.plain {
-			if why, _ := e.route.check(req, m); why != accepted {
+		if e.flags&efPlain == 0 {
+			if why, _ := e.check(req, m); why != accepted {
 				continue
 			}
 		}

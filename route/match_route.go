@@ -3,7 +3,9 @@ package route
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
+	"unsafe"
 )
 
 // Spec is one route as the config plane hands it over, with APISIX v3
@@ -37,19 +39,18 @@ type Route struct {
 	seq     uint64  // APISIX's tie-break: the route configured first wins
 	entries []entry // one per uri, in the order configured
 	methods uint16
-	hosts   []hostPat
-	addrs   []netip.Prefix
-	vars    *expr
-	// plain marks a route with no predicate at all, the common case that
-	// Lookup accepts without calling check.
-	plain bool
+	// The predicates other than methods are compiled into the entries'
+	// blob (match_pred.go); res are the regexps its vars refer to.
+	res []*regexp.Regexp
+	// vars as configured, for Explain
+	vars []any
 }
 
 // URIs returns the route's uri patterns as configured.
 func (r *Route) URIs() []string {
 	out := make([]string, len(r.entries))
 	for i := range r.entries {
-		out[i] = r.entries[i].pat.raw
+		out[i] = r.entries[i].raw()
 	}
 	return out
 }
@@ -98,13 +99,6 @@ type hostPat struct {
 	withPort bool
 }
 
-func (h *hostPat) String() string {
-	if h.wildcard {
-		return "*" + h.name
-	}
-	return h.name
-}
-
 func compileHost(h string) (hostPat, error) {
 	hp := hostPat{}
 	s := h
@@ -126,13 +120,6 @@ func compileHost(h string) (hostPat, error) {
 	hp.name = strings.ToLower(s)
 	hp.withPort = strings.Contains(s, ":")
 	return hp, nil
-}
-
-func (h *hostPat) match(host []byte) bool {
-	if !h.wildcard {
-		return equalFold(host, h.name)
-	}
-	return len(host) >= len(h.name) && equalFold(host[len(host)-len(h.name):], h.name)
 }
 
 // equalFold compares ASCII case-insensitively: route hosts are stored
@@ -173,16 +160,6 @@ func parseAddrOrPrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-func containsAddr(nets []netip.Prefix, a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range nets {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // uriCount is how many entries s needs, at most.
 func (s *Spec) uriCount() int {
 	if s.URI != "" {
@@ -202,8 +179,8 @@ func compile(s *Spec) (*Route, error) {
 }
 
 // compileInto builds the route in r, its entries in the room of entries
-// (which a bulk build carves out of one array for all routes) and its
-// smaller pieces from ca.
+// (which a bulk build carves out of one array for all routes) and their
+// blob from ca (nil: a blob of its own).
 func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 	if s.ID == "" {
 		return fmt.Errorf("%w: missing id", ErrInvalidRoute)
@@ -219,15 +196,47 @@ func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 	case s.URI == "" && len(s.URIs) == 0:
 		return bad("neither uri nor uris is set")
 	}
+	if ca == nil {
+		ca = &compileArena{single: true}
+	}
+	// The blob is written in ca's scratch buffer, then copied where it
+	// stays: its size is known only at the end.
+	b := ca.buf[:0]
+	starts := ca.starts[:0]
 	addURI := func(u string) error {
-		if hasURI(r.entries, u) {
-			return nil // a repeated uri would only make the route a candidate twice
+		for i := range r.entries {
+			if string(b[starts[i]:starts[i]+int(r.entries[i].rawLen)]) == u {
+				return nil // a repeated uri would only make the route a candidate twice
+			}
 		}
-		p, err := parsePattern(u, ca)
+		p, err := parsePattern(u, ca.parts)
+		ca.parts = p.parts
 		if err != nil {
 			return fmt.Errorf("route %q: %w", s.ID, err)
 		}
-		r.entries = append(r.entries, entry{route: r, pat: p, prio: r.Priority, uriIdx: uint16(len(r.entries))})
+		if len(b)%2 != 0 {
+			b = append(b, 0) // parts are 2-aligned (blobs are 8-aligned)
+		}
+		starts = append(starts, len(b))
+		b = append(b, u...)
+		if len(u)%2 != 0 {
+			b = append(b, 0)
+		}
+		at := len(b)
+		b = append(b, make([]byte, partBytes*len(p.parts))...)
+		copy(unsafe.Slice((*part)(unsafe.Pointer(unsafe.SliceData(b[at:]))), len(p.parts)), p.parts)
+		e := entry{route: r, prio: r.Priority, keyLen: p.keyLen, rawLen: uint16(len(u)),
+			uriIdx: uint16(len(r.entries)), nparts: uint16(len(p.parts))}
+		if p.exact {
+			e.flags |= efExact
+		}
+		if p.tail {
+			e.flags |= efTail
+		}
+		if p.params {
+			e.flags |= efParams
+		}
+		r.entries = append(r.entries, e)
 		return nil
 	}
 	if s.URI != "" {
@@ -241,6 +250,7 @@ func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 			}
 		}
 	}
+	ca.starts = starts
 
 	for _, m := range s.Methods {
 		bit := methodBit([]byte(m))
@@ -250,63 +260,26 @@ func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 		r.methods |= bit
 	}
 
-	hosts := s.Hosts
-	if s.Host != "" {
-		if len(s.Hosts) > 0 {
-			return bad("host and hosts are both set")
-		}
-		hosts = []string{s.Host}
+	predStart := len(b)
+	var err error
+	if b, err = compilePred(b, s, r, ca); err != nil {
+		return err
 	}
-	if len(hosts) > 0 {
-		r.hosts = ca.takeHosts(len(hosts))
-	}
-	for _, h := range hosts {
-		hp, err := compileHost(h)
-		if err != nil {
-			return bad("%v", err)
-		}
-		r.hosts = append(r.hosts, hp)
-	}
-
-	addrs := s.RemoteAddrs
-	if s.RemoteAddr != "" {
-		if len(s.RemoteAddrs) > 0 {
-			return bad("remote_addr and remote_addrs are both set")
-		}
-		addrs = []string{s.RemoteAddr}
-	}
-	if len(addrs) > 0 {
-		r.addrs = ca.takeNets(len(addrs))
-	}
-	for _, a := range addrs {
-		p, err := parseAddrOrPrefix(a)
-		if err != nil {
-			return bad("remote address %q: %v", a, err)
-		}
-		r.addrs = append(r.addrs, p)
-	}
-
-	if len(s.Vars) > 0 {
-		e, err := compileVars(s.Vars, ca)
-		if err != nil {
-			return fmt.Errorf("%w: route %q: %v", ErrInvalidVars, s.ID, err)
-		}
-		r.vars = e
-	}
-	r.plain = r.methods == 0 && len(r.hosts) == 0 && len(r.addrs) == 0 && r.vars == nil
+	hasPred := len(b) > predStart
+	blob := ca.takeBlob(len(b))
+	copy(blob, b)
+	ca.buf = b
 	for i := range r.entries {
-		r.entries[i].plain = r.plain
+		e := &r.entries[i]
+		e.blob = blob[starts[i]:len(blob):len(blob)]
+		e.methods = r.methods
+		if hasPred {
+			e.predOff = uint32(predStart - starts[i])
+		} else if r.methods == 0 {
+			e.flags |= efPlain
+		}
 	}
 	return nil
-}
-
-func hasURI(es []entry, raw string) bool {
-	for i := range es {
-		if es[i].pat.raw == raw {
-			return true
-		}
-	}
-	return false
 }
 
 // setSeq fixes the route's place in configuration order.
@@ -328,41 +301,3 @@ const (
 	rejHost
 	rejVars
 )
-
-// check runs the route's predicates against req, APISIX's order: method,
-// remote address, host, vars. For a vars rejection clause is the 1-based
-// top-level clause that failed (0 when the expression is not a list of
-// clauses).
-func (r *Route) check(req *Request, m *Match) (why reject, clause int) {
-	if r.methods != 0 && r.methods&methodBit(req.Method) == 0 {
-		return rejMethod, 0
-	}
-	if len(r.addrs) > 0 && (!req.RemoteAddr.IsValid() || !containsAddr(r.addrs, req.RemoteAddr)) {
-		return rejRemoteAddr, 0
-	}
-	if len(r.hosts) > 0 && !r.matchHost(req) {
-		return rejHost, 0
-	}
-	if r.vars != nil {
-		if ok, c := r.vars.evalTop(req, m); !ok {
-			return rejVars, c
-		}
-	}
-	return accepted, 0
-}
-
-func (r *Route) matchHost(req *Request) bool {
-	for i := range r.hosts {
-		h := &r.hosts[i]
-		host := req.Host
-		if h.withPort && req.Vars != nil {
-			if v, ok := req.Vars.Var(VarHeader, "host"); ok {
-				host = v
-			}
-		}
-		if h.match(host) {
-			return true
-		}
-	}
-	return false
-}

@@ -36,7 +36,7 @@ func listIDs(t *Table, off uint32, mark string) []string {
 	var ids []string
 	for p := off; t.a.lists[p] != nil; p++ {
 		e := t.a.lists[p]
-		ids = append(ids, mark+e.route.ID+e.pat.raw)
+		ids = append(ids, mark+e.route.ID+e.raw())
 	}
 	return ids
 }
@@ -84,8 +84,8 @@ func checkTable(t *Table) error {
 		if n.nkids > n.kcap {
 			fail("%q: %d children, room for %d", path, n.nkids, n.kcap)
 		}
-		if n.exact != 0 && t.a.lists[n.exact].pat.exact {
-			exactWant[exactKey(t.a.lists[n.exact].pat.raw)] = n.exact
+		if n.exact != 0 && t.a.lists[n.exact].isExact() {
+			exactWant[exactKey(t.a.lists[n.exact].raw())] = n.exact
 		}
 		var idx [2]uint64
 		prev := -1

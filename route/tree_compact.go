@@ -243,8 +243,8 @@ func (w *writer) finishBulk() {
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		n := w.nd(i)
-		if n.exact != 0 && w.a.lists[n.exact].pat.exact {
-			exact = append(exact, hslot{exactKey(w.a.lists[n.exact].pat.raw), n.exact})
+		if n.exact != 0 && w.a.lists[n.exact].isExact() {
+			exact = append(exact, hslot{exactKey(w.a.lists[n.exact].raw()), n.exact})
 		}
 		if n.wild != 0 {
 			stack = append(stack, n.wild)

@@ -73,10 +73,10 @@ func jumpKey(prefix uint64, start int, t *node, s int) uint64 {
 // have moved, split or gone.
 func (w *writer) fixJumps(e *entry) {
 	n := w.root
-	for _, pt := range e.pat.parts {
-		switch pt.kind {
+	for k := range e.numParts() {
+		switch pt := e.part(k); pt.kind {
 		case partLit:
-			s := pt.text
+			s := e.partText(pt)
 			for {
 				if st, _ := jumpOf(w.a.words, w.nd(n)); st != 0 {
 					w.fixJump(n, s)

@@ -3,43 +3,114 @@ package route
 import (
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
-// entry is one uri of one route, hung on the node where its pattern ends.
-// The rank fields are copied out of the route and the pattern so that
-// ordering candidates touches only the entries.
+// entry is one uri of one route, hung on the node where its pattern ends:
+// one cache line holding what ranking and checking a candidate read. The
+// rank fields are copied out of the route and the pattern, and the uri's
+// text, its parts and the route's predicate program (match_pred.go) sit
+// in one blob carved, in build order, out of the same arrays as the
+// neighbouring routes' blobs. A lookup at 100k routes then touches the
+// entry and one run of bytes per candidate, not a Route, host and
+// expression objects and strings allocated apart, each a cache miss.
 type entry struct {
-	route  *Route
-	pat    pattern
-	prio   int
-	seq    uint64
-	uriIdx uint16 // position in the route's uris: APISIX inserts them in order
-	// plain copies Route.plain so that accepting a route without
-	// predicates does not load the Route.
-	plain bool
+	// blob starts with this uri's text (rawLen bytes), then its parts
+	// (nparts of partBytes each, 2-aligned: partsAt); the route's
+	// predicate program starts
+	// at predOff (0: none). The Route's other entries share the blob.
+	blob    []byte
+	route   *Route
+	prio    int
+	seq     uint64
+	predOff uint32
+	keyLen  uint16
+	rawLen  uint16
+	uriIdx  uint16 // position in the route's uris: APISIX inserts them in order
+	methods uint16 // the route's methods as a bitmask, 0 for any
+	nparts  uint16
+	flags   entryFlags
 }
+
+type entryFlags uint8
+
+const (
+	// the pattern has no ':' and no '*': APISIX's hash-path match
+	efExact entryFlags = 1 << iota
+	// the pattern ends by accepting any remainder: a prefix route
+	// ("/a/*", "/a*") or a catch-all ("/files/*path")
+	efTail
+	// a match captures something
+	efParams
+	// the route has no predicate at all, the common case that Lookup
+	// accepts without checking
+	efPlain
+)
+
+func (e *entry) raw() string            { return bytesView(e.blob[:e.rawLen]) }
+func (e *entry) isExact() bool          { return e.flags&efExact != 0 }
+func (e *entry) isTail() bool           { return e.flags&efTail != 0 }
+func (e *entry) numParts() int          { return int(e.nparts) }
+func (e *entry) partText(p part) string { return p.text(e.raw()) }
+
+// part returns part i of the uri, read in place.
+func (e *entry) part(i int) part {
+	o := partsAt(int(e.rawLen)) + partBytes*i
+	_ = e.blob[o+partBytes-1]
+	return *(*part)(unsafe.Pointer(&e.blob[o]))
+}
+
+// partsAt is where a uri's parts start in its blob, after rawLen bytes
+// of text.
+func partsAt(rawLen int) int { return (rawLen + 1) &^ 1 }
 
 // before reports whether a is tried before b, APISIX's order: an exact uri
 // first, then the longer literal key (the bytes before the first ':' or
 // '*'), then the higher priority, then the longer uri, then the route
 // configured first.
 func (a *entry) before(b *entry) bool {
-	if a.pat.exact != b.pat.exact {
-		return a.pat.exact
+	if a.isExact() != b.isExact() {
+		return a.isExact()
 	}
-	if a.pat.keyLen != b.pat.keyLen {
-		return a.pat.keyLen > b.pat.keyLen
+	if a.keyLen != b.keyLen {
+		return a.keyLen > b.keyLen
 	}
 	if a.prio != b.prio {
 		return a.prio > b.prio
 	}
-	if len(a.pat.raw) != len(b.pat.raw) {
-		return len(a.pat.raw) > len(b.pat.raw)
+	if a.rawLen != b.rawLen {
+		return a.rawLen > b.rawLen
 	}
 	if a.seq != b.seq {
 		return a.seq < b.seq
 	}
 	return a.uriIdx < b.uriIdx
+}
+
+// capture appends the entry's parameters as views into path. The tree
+// walk has already proved that path matches the pattern; since a
+// parameter is a whole segment, the spans are forced and one
+// left-to-right pass finds them.
+func (e *entry) capture(path []byte, ps []Param) []Param {
+	i := 0
+	for k := 0; k < int(e.nparts); k++ {
+		pt := e.part(k)
+		switch pt.kind {
+		case partLit:
+			i += int(pt.n)
+		case partParam:
+			j := i
+			for j < len(path) && path[j] != '/' {
+				j++
+			}
+			ps = append(ps, Param{Key: e.partText(pt), Value: path[i:j:j]})
+			i = j
+		case partCatchAll:
+			ps = append(ps, Param{Key: e.partText(pt), Value: path[i:len(path):len(path)]})
+			i = len(path)
+		}
+	}
+	return ps
 }
 
 // The tree lives in four flat arrays (an arena) and holds no Go pointers

@@ -3,6 +3,7 @@ package route
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // maxURILen bounds a pattern so that the rank fields fit in uint16 and so
@@ -18,17 +19,33 @@ const (
 	partCatchAll                 // "*name" or a trailing "*": the rest, possibly empty
 )
 
+// part is one piece of a uri, as a span of it: the literal for partLit,
+// the capture name otherwise (an empty catch-all name is APISIX's ":ext").
+// It holds no pointer, so that a route's parts can live in its blob
+// (entry).
 type part struct {
-	kind partKind
-	text string // the literal for partLit, the capture name otherwise
+	kind   partKind
+	off, n uint16
 }
+
+// text returns the part's literal or name; raw is its uri.
+func (p part) text(raw string) string {
+	if p.kind == partCatchAll && p.n == 0 {
+		return ":ext" // APISIX's name for an anonymous catch-all
+	}
+	return raw[p.off : p.off+p.n]
+}
+
+// partBytes is the size of a part in a blob, where the parts are stored
+// in place, 2-aligned after their uri (entry.part).
+const partBytes = int(unsafe.Sizeof(part{}))
 
 // pattern is one parsed uri. APISIX (lua-resty-radixtree) keys a route by
 // the literal bytes before its first ':' or '*' and orders candidates by
 // that key's length, so keyLen is kept beside the parts the tree walks.
 type pattern struct {
 	raw    string
-	parts  []part // literal texts are substrings of raw
+	parts  []part // spans of raw
 	keyLen uint16
 	exact  bool // no ':' and no '*': APISIX's hash-path match, beats every other kind
 	// tail is set when the pattern ends by accepting any remainder: a
@@ -49,9 +66,9 @@ type pattern struct {
 // matches any byte), this parser rejects or takes the bytes literally, and
 // says so in the error.
 //
-// The parts come from ca (nil: a fresh allocation).
-func parsePattern(raw string, ca *compileArena) (pattern, error) {
-	p := pattern{raw: raw}
+// The parts are appended to parts[:0].
+func parsePattern(raw string, parts []part) (pattern, error) {
+	p := pattern{raw: raw, parts: parts[:0]}
 	if raw == "" {
 		return p, fmt.Errorf("%w: empty uri", ErrInvalidURI)
 	}
@@ -71,27 +88,19 @@ func parsePattern(raw string, ca *compileArena) (pattern, error) {
 	if first < 0 {
 		p.exact = true
 		p.keyLen = uint16(len(raw))
-		p.parts = append(ca.takeParts(1), part{kind: partLit, text: raw})
+		p.parts = append(p.parts, part{kind: partLit, n: uint16(len(raw))})
 		return p, nil
 	}
 	p.keyLen = uint16(first)
 	if first == len(raw)-1 && raw[first] == '*' {
 		p.tail = true
 		if first > 0 {
-			p.parts = append(ca.takeParts(1), part{kind: partLit, text: raw[:first]})
+			p.parts = append(p.parts, part{kind: partLit, n: uint16(first)})
 		}
 		return p, nil
 	}
 	// Segment by segment: a segment that starts with ':' is a parameter,
 	// one that starts with '*' a catch-all, anything else literal text.
-	// Literal runs are kept as substrings of raw, so parsing copies nothing.
-	n := 1
-	for i := 0; i < len(raw); i++ {
-		if raw[i] == ':' || raw[i] == '*' {
-			n += 2
-		}
-	}
-	p.parts = ca.takeParts(n)
 	lit := 0 // start of the pending literal run
 	for start := 0; start <= len(raw); {
 		end := strings.IndexByte(raw[start:], '/')
@@ -108,27 +117,23 @@ func parsePattern(raw string, ca *compileArena) (pattern, error) {
 				return p, fmt.Errorf("%w: %q: parameter without a name", ErrInvalidURI, raw)
 			}
 			for _, q := range p.parts {
-				if q.kind == partParam && q.text == name {
+				if q.kind == partParam && q.text(raw) == name {
 					return p, fmt.Errorf("%w: %q: parameter %q appears twice", ErrInvalidURI, raw, name)
 				}
 			}
 			if lit < start {
-				p.parts = append(p.parts, part{kind: partLit, text: raw[lit:start]})
+				p.parts = append(p.parts, part{kind: partLit, off: uint16(lit), n: uint16(start - lit)})
 			}
-			p.parts = append(p.parts, part{kind: partParam, text: name})
+			p.parts = append(p.parts, part{kind: partParam, off: uint16(start + 1), n: uint16(len(name))})
 			lit = end
 		case strings.HasPrefix(seg, "*"):
 			if end != len(raw) {
 				return p, fmt.Errorf("%w: %q: catch-all %q must be the last segment", ErrInvalidURI, raw, seg)
 			}
-			name := seg[1:]
-			if name == "" {
-				name = ":ext" // APISIX's name for an anonymous catch-all
-			}
 			if lit < start {
-				p.parts = append(p.parts, part{kind: partLit, text: raw[lit:start]})
+				p.parts = append(p.parts, part{kind: partLit, off: uint16(lit), n: uint16(start - lit)})
 			}
-			p.parts = append(p.parts, part{kind: partCatchAll, text: name})
+			p.parts = append(p.parts, part{kind: partCatchAll, off: uint16(start + 1), n: uint16(len(seg) - 1)})
 			p.tail = true
 			lit = end
 		case strings.Contains(seg, "*"):
@@ -137,34 +142,10 @@ func parsePattern(raw string, ca *compileArena) (pattern, error) {
 		start = end + 1
 	}
 	if lit < len(raw) {
-		p.parts = append(p.parts, part{kind: partLit, text: raw[lit:]})
+		p.parts = append(p.parts, part{kind: partLit, off: uint16(lit), n: uint16(len(raw) - lit)})
 	}
 	for _, q := range p.parts {
 		p.params = p.params || q.kind != partLit
 	}
 	return p, nil
-}
-
-// capture appends p's parameters as views into path. The tree walk has
-// already proved that path matches p; since a parameter is a whole segment,
-// the spans are forced and one left-to-right pass finds them.
-func (p *pattern) capture(path []byte, ps []Param) []Param {
-	i := 0
-	for _, pt := range p.parts {
-		switch pt.kind {
-		case partLit:
-			i += len(pt.text)
-		case partParam:
-			j := i
-			for j < len(path) && path[j] != '/' {
-				j++
-			}
-			ps = append(ps, Param{Key: pt.text, Value: path[i:j:j]})
-			i = j
-		case partCatchAll:
-			ps = append(ps, Param{Key: pt.text, Value: path[i:len(path):len(path)]})
-			i = len(path)
-		}
-	}
-	return ps
 }

@@ -223,7 +223,7 @@ func (w *writer) removeRoute(rt *Route) error {
 		if e := &rt.entries[i]; !w.remove(e) {
 			// Only a bug can get here; refuse the change instead of
 			// publishing a tree that still holds half of the route.
-			return fmt.Errorf("route: internal error: uri %q of %q missing from the tree", e.pat.raw, rt.ID)
+			return fmt.Errorf("route: internal error: uri %q of %q missing from the tree", e.raw(), rt.ID)
 		}
 	}
 	return nil

@@ -349,10 +349,10 @@ func (w *writer) dropEntry(off uint32, e *entry) (uint32, bool) {
 func (w *writer) insert(e *entry) {
 	w.root = w.own(w.root)
 	n := w.root
-	for _, pt := range e.pat.parts {
-		switch pt.kind {
+	for k := range e.numParts() {
+		switch pt := e.part(k); pt.kind {
 		case partLit:
-			n = w.insertLit(n, pt.text)
+			n = w.insertLit(n, e.partText(pt))
 		case partParam:
 			if w.nd(n).wild == 0 {
 				c := w.newNode(node{})
@@ -365,14 +365,14 @@ func (w *writer) insert(e *entry) {
 			// a catch-all hangs on the node where it starts, in tail
 		}
 	}
-	if e.pat.tail {
+	if e.isTail() {
 		off := w.addEntry(w.nd(n).tail, e)
 		w.nd(n).tail = off
 	} else {
 		off := w.addEntry(w.nd(n).exact, e)
 		w.nd(n).exact = off
-		if e.pat.exact && !w.bulk {
-			w.exact = w.hput(w.exact, exactKey(e.pat.raw), off)
+		if e.isExact() && !w.bulk {
+			w.exact = w.hput(w.exact, exactKey(e.raw()), off)
 		}
 	}
 	if !w.bulk {
@@ -430,10 +430,10 @@ func (w *writer) remove(e *entry) bool {
 	w.root = w.own(w.root)
 	path := []step{{n: w.root, child: -1}}
 	n := w.root
-	for _, pt := range e.pat.parts {
-		switch pt.kind {
+	for k := range e.numParts() {
+		switch pt := e.part(k); pt.kind {
 		case partLit:
-			s := pt.text
+			s := e.partText(pt)
 			for len(s) > 0 {
 				k, found := w.findKid(n, s[0])
 				if !found {
@@ -458,7 +458,7 @@ func (w *writer) remove(e *entry) bool {
 		}
 	}
 	var ok bool
-	if e.pat.tail {
+	if e.isTail() {
 		var off uint32
 		off, ok = w.dropEntry(w.nd(n).tail, e)
 		w.nd(n).tail = off
@@ -466,8 +466,8 @@ func (w *writer) remove(e *entry) bool {
 		var off uint32
 		off, ok = w.dropEntry(w.nd(n).exact, e)
 		w.nd(n).exact = off
-		if ok && e.pat.exact && !w.bulk {
-			w.exact = w.hput(w.exact, exactKey(e.pat.raw), off)
+		if ok && e.isExact() && !w.bulk {
+			w.exact = w.hput(w.exact, exactKey(e.raw()), off)
 		}
 	}
 	if !ok {

@@ -1,9 +1,10 @@
 package route
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"net/netip"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -71,6 +72,8 @@ const (
 	valOther // an array or object: equal to nothing, as a Lua table would be
 )
 
+// operand is a right-hand value while it is compiled; the program holds
+// it encoded (appendOperand).
 type operand struct {
 	kind valKind
 	s    string
@@ -105,36 +108,6 @@ func toOperand(v any) operand {
 	return operand{kind: valOther}
 }
 
-// expr is a compiled lua-resty-expr node: a logic node (opAnd, opOr with
-// kids) or one [var, op, value] clause. neg is the '!' of "!AND", "!OR" or
-// [var, "!", op, value]. It is kept small, with what only some operators
-// need behind aux, because a table of many vars routes holds many of them.
-type expr struct {
-	op  exprOp
-	neg bool
-	// numOK: for >, >=, <, <= the right side converted to a number (in
-	// val.n); false makes the clause always false, as tonumber's nil does.
-	numOK bool
-	v     varRef
-	val   operand
-	aux   *exprAux
-	src   []any // the clause as written, for Explain
-}
-
-type exprAux struct {
-	kids []expr
-	re   *regexp.Regexp
-	list []operand
-	nets []netip.Prefix
-}
-
-func (e *expr) kids() []expr {
-	if e.aux == nil {
-		return nil
-	}
-	return e.aux.kids
-}
-
 func isLogic(s string) (op exprOp, neg, ok bool) {
 	if neg = strings.HasPrefix(s, "!"); neg {
 		s = s[1:]
@@ -148,141 +121,178 @@ func isLogic(s string) (op exprOp, neg, ok bool) {
 	return 0, false, false
 }
 
+// progBuf is a vars program being compiled (vars_prog.go has the layout):
+// its instructions, the bytes they refer to, and the regexps they refer to
+// by index.
+type progBuf struct {
+	ops  []vop
+	pool []byte
+	res  []*regexp.Regexp
+	ca   *compileArena
+}
+
 // compileVars compiles a route's vars. An empty list is no condition
-// (nil). The top level is either a list of clauses (implicitly AND) or a
-// logic form ["OR", clause, clause, ...]; a bare clause must be wrapped in
-// a list, as lua-resty-expr demands.
-func compileVars(rule []any, ca *compileArena) (*expr, error) {
+// and compiles to nothing. The top level is either a list of clauses
+// (implicitly AND) or a logic form ["OR", clause, clause, ...]; a bare
+// clause must be wrapped in a list, as lua-resty-expr demands.
+func (pb *progBuf) compileVars(rule []any) error {
 	if len(rule) == 0 {
-		return nil, nil
+		return nil
 	}
 	if s, ok := rule[0].(string); ok {
 		if _, _, logic := isLogic(s); !logic {
-			return nil, fmt.Errorf("rule should be wrapped inside brackets: %s", render(rule))
+			return fmt.Errorf("rule should be wrapped inside brackets: %s", render(rule))
 		}
 	}
-	e, err := compileRule(rule, ca)
-	if err != nil {
-		return nil, err
+	if err := pb.rule(rule); err != nil {
+		return err
 	}
-	return ca.newExpr(e), nil
+	if len(pb.ops) > math.MaxInt32/vopSize || len(pb.pool) > math.MaxUint32 {
+		return fmt.Errorf("expression too large")
+	}
+	return nil
 }
 
-func compileRule(rule []any, ca *compileArena) (expr, error) {
+// open starts a node and returns its index; close ends it.
+func (pb *progBuf) open(op exprOp, flags byte) int {
+	pb.ops = append(pb.ops, vop{op: op, flags: flags})
+	return len(pb.ops) - 1
+}
+
+func (pb *progBuf) close(at int) { pb.ops[at].next = uint32(len(pb.ops)) }
+
+// str puts s in the pool and returns its offset and length.
+func (pb *progBuf) str(s string) (uint32, uint32) {
+	off := len(pb.pool)
+	pb.pool = append(pb.pool, s...)
+	return uint32(off), uint32(len(s))
+}
+
+func (pb *progBuf) rule(rule []any) error {
 	if len(rule) == 0 {
-		return expr{}, fmt.Errorf("rule too short: []")
+		return fmt.Errorf("rule too short: []")
 	}
 	switch first := rule[0].(type) {
 	case []any:
-		e := expr{op: opAnd, aux: ca.newAux(exprAux{kids: ca.takeExprs(len(rule))}), src: rule}
+		at := pb.open(opAnd, 0)
 		for i, r := range rule {
 			sub, ok := r.([]any)
 			if !ok {
-				return expr{}, fmt.Errorf("element %d of %s is not a list", i+1, render(rule))
+				return fmt.Errorf("element %d of %s is not a list", i+1, render(rule))
 			}
-			k, err := compileRule(sub, ca)
-			if err != nil {
-				return expr{}, err
+			if err := pb.rule(sub); err != nil {
+				return err
 			}
-			e.aux.kids = append(e.aux.kids, k)
 		}
-		return e, nil
+		pb.close(at)
+		return nil
 	case string:
 		op, neg, logic := isLogic(first)
 		if !logic {
-			return compileClause(rule, ca)
+			return pb.clause(rule)
 		}
 		if len(rule) <= 2 {
-			return expr{}, fmt.Errorf("rule too short: %s needs at least two operands", render(rule))
+			return fmt.Errorf("rule too short: %s needs at least two operands", render(rule))
 		}
-		e := expr{op: op, neg: neg, aux: ca.newAux(exprAux{kids: ca.takeExprs(len(rule) - 1)}), src: rule}
+		var flags byte
+		if neg {
+			flags = flNeg
+		}
+		at := pb.open(op, flags)
 		for _, r := range rule[1:] {
 			sub, ok := r.([]any)
 			if !ok {
-				return expr{}, fmt.Errorf("operand %s of %s is not a list", render(r), first)
+				return fmt.Errorf("operand %s of %s is not a list", render(r), first)
 			}
-			k, err := compileRule(sub, ca)
-			if err != nil {
-				return expr{}, err
+			if err := pb.rule(sub); err != nil {
+				return err
 			}
-			e.aux.kids = append(e.aux.kids, k)
 		}
-		return e, nil
+		pb.close(at)
+		return nil
 	}
-	return expr{}, fmt.Errorf("invalid expression %s", render(rule))
+	return fmt.Errorf("invalid expression %s", render(rule))
 }
 
-// compileClause compiles [var, op, value], [var, "!", op, value] and the
-// legacy [var, value] (meaning ==).
-func compileClause(c []any, ca *compileArena) (expr, error) {
-	e := expr{src: c}
+// clause compiles [var, op, value], [var, "!", op, value] and the legacy
+// [var, value] (meaning ==).
+func (pb *progBuf) clause(c []any) error {
 	var l, op, r any
+	var flags byte
 	switch len(c) {
 	case 4:
 		if s, _ := c[1].(string); s != "!" {
-			return e, fmt.Errorf("bad 'not' expression %s", render(c))
+			return fmt.Errorf("bad 'not' expression %s", render(c))
 		}
-		e.neg = true
+		flags = flNeg
 		l, op, r = c[0], c[2], c[3]
 	case 3:
 		l, op, r = c[0], c[1], c[2]
 	case 2:
 		l, op = c[0], c[1]
 	default:
-		return e, fmt.Errorf("invalid expression %s", render(c))
+		return fmt.Errorf("invalid expression %s", render(c))
 	}
 	name, ok := l.(string)
 	if !ok || name == "" {
-		return e, fmt.Errorf("invalid expression %s: variable must be a string", render(c))
+		return fmt.Errorf("invalid expression %s: variable must be a string", render(c))
 	}
 	ops, ok := op.(string)
 	if !ok {
 		if len(c) != 2 {
-			return e, fmt.Errorf("invalid expression %s: operator must be a string", render(c))
+			return fmt.Errorf("invalid expression %s: operator must be a string", render(c))
 		}
 		ops, r = "==", op // [var, value] with a non-string value
 	}
 	code, known := opCode(ops)
 	if !known {
 		if len(c) != 2 {
-			return e, fmt.Errorf("invalid operator '%s' in %s", ops, render(c))
+			return fmt.Errorf("invalid operator '%s' in %s", ops, render(c))
 		}
 		code, r = opEq, ops // legacy [var, value]
 	}
-	e.op = code
-	e.v = ca.varRef(name)
+	ref := pb.ca.varRef(name)
+	at := pb.open(code, flags)
+	h := &pb.ops[at]
+	h.src, h.kind = ref.src, ref.kind
+	h.a, h.b = pb.str(ref.name)
 	switch code {
 	case opEq, opNe, opHas:
-		e.val = toOperand(r)
+		pb.operand(toOperand(r))
 	case opGt, opGe, opLt, opLe:
-		e.val = toOperand(r)
-		switch e.val.kind {
+		v := toOperand(r)
+		numOK := false
+		switch v.kind {
 		case valNum:
-			e.numOK = true
+			numOK = true
 		case valStr:
-			e.val.n, e.numOK = toNumber([]byte(e.val.s))
+			v.n, numOK = toNumber([]byte(v.s))
 		}
+		if numOK {
+			pb.ops[at].flags |= flNumOK
+		}
+		pb.operand(operand{kind: valNum, n: v.n})
 	case opRe, opReI:
 		s, ok := r.(string)
 		if !ok {
-			return e, fmt.Errorf("%s needs a regex string in %s", ops, render(c))
+			return fmt.Errorf("%s needs a regex string in %s", ops, render(c))
 		}
 		if code == opReI {
 			s = "(?i)" + s
 		}
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return e, fmt.Errorf("regex in %s: %v (Go's RE2 syntax: no look-around or back-references)", render(c), err)
+			return fmt.Errorf("regex in %s: %v (Go's RE2 syntax: no look-around or back-references)", render(c), err)
 		}
-		e.aux = ca.newAux(exprAux{re: re})
+		pb.ops = append(pb.ops, vop{a: uint32(len(pb.res))})
+		pb.res = append(pb.res, re)
 	case opIn:
 		list, ok := r.([]any)
 		if !ok {
-			return e, fmt.Errorf("in needs a list in %s", render(c))
+			return fmt.Errorf("in needs a list in %s", render(c))
 		}
-		e.aux = ca.newAux(exprAux{list: ca.takeOps(len(list))})
 		for _, x := range list {
-			e.aux.list = append(e.aux.list, toOperand(x))
+			pb.operand(toOperand(x))
 		}
 	case opIPMat:
 		var list []any
@@ -292,22 +302,53 @@ func compileClause(c []any, ca *compileArena) (expr, error) {
 		case []any:
 			list = x
 		default:
-			return e, fmt.Errorf("ipmatch needs an address or a list in %s", render(c))
+			return fmt.Errorf("ipmatch needs an address or a list in %s", render(c))
 		}
-		e.aux = ca.newAux(exprAux{nets: ca.takeNets(len(list))})
+		off := len(pb.pool)
 		for _, x := range list {
 			s, ok := x.(string)
 			if !ok {
-				return e, fmt.Errorf("ipmatch: %s is not an address in %s", render(x), render(c))
+				return fmt.Errorf("ipmatch: %s is not an address in %s", render(x), render(c))
 			}
 			p, err := parseAddrOrPrefix(s)
 			if err != nil {
-				return e, fmt.Errorf("ipmatch: %v in %s", err, render(c))
+				return fmt.Errorf("ipmatch: %v in %s", err, render(c))
 			}
-			e.aux.nets = append(e.aux.nets, p)
+			pb.pool = appendPrefix(pb.pool, p)
 		}
+		pb.ops = append(pb.ops, vop{a: uint32(off), b: uint32(len(list))})
 	}
-	return e, nil
+	pb.close(at)
+	return nil
+}
+
+// operand appends o as one instruction: its kind in op, a string's pool
+// offset and length or a number's (a bool's 1 or 0) float64 bits in a, b.
+func (pb *progBuf) operand(o operand) {
+	v := vop{op: exprOp(o.kind)}
+	switch o.kind {
+	case valStr:
+		v.a, v.b = pb.str(o.s)
+	case valNum, valBool:
+		bits := math.Float64bits(o.n)
+		v.a, v.b = uint32(bits), uint32(bits>>32)
+	}
+	pb.ops = append(pb.ops, v)
+}
+
+// finish appends the program to b, 8-aligned from b's start (which the
+// caller keeps 8-aligned in memory), so that its instructions can be read
+// in place.
+func (pb *progBuf) finish(b []byte) []byte {
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	start := len(b)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(pb.ops)))
+	b = append(b, 0, 0, 0, 0)
+	b = append(b, make([]byte, vopSize*len(pb.ops))...)
+	copy(progOps(b[start:]), pb.ops)
+	return append(b, pb.pool...)
 }
 
 // toNumber is Lua's tonumber on a string: surrounding blanks allowed,

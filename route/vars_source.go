@@ -87,11 +87,13 @@ func parseVarRef(name string) varRef {
 // varVal is a variable's value during one clause. JSON body values keep
 // their JSON type, which lua-resty-expr sees as Lua types (a number is
 // not equal to a string there).
+// A JSON value lives in the Match's scratch (j points there), which keeps
+// varVal small enough to return cheaply on every clause.
 type varVal struct {
 	ok   bool
-	text []byte
 	json bool
-	j    gjson.Result
+	text []byte
+	j    *gjson.Result
 }
 
 func (v *varVal) isString() bool { return v.ok && (!v.json || v.j.Type == gjson.String) }
@@ -120,59 +122,65 @@ func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(
 func stringView(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (ref *varRef) get(req *Request, m *Match) varVal {
-	switch ref.src {
+	var v varVal
+	getVar(&v, ref.src, ref.kind, ref.name, req, m)
+	return v
+}
+
+// getVar sets *v (which starts zero) to a variable's value. It fills a
+// pointer rather than returning a varVal: a returned struct is written a
+// field at a time and then copied whole, and the copy's wide loads stall
+// on the narrow stores just made.
+func getVar(v *varVal, src varSrc, kind VarKind, name string, req *Request, m *Match) {
+	switch src {
 	case srcURI:
-		return varVal{ok: true, text: req.Path}
+		v.ok, v.text = true, req.Path
 	case srcHost:
-		return varVal{ok: true, text: req.Host}
+		v.ok, v.text = true, req.Host
 	case srcMethod:
-		return varVal{ok: true, text: req.Method}
+		v.ok, v.text = true, req.Method
 	case srcRemoteAddr:
-		if !req.RemoteAddr.IsValid() {
-			return varVal{}
+		if req.RemoteAddr.IsValid() {
+			m.buf = req.RemoteAddr.Unmap().AppendTo(m.buf[:0])
+			v.ok, v.text = true, m.buf
 		}
-		m.buf = req.RemoteAddr.Unmap().AppendTo(m.buf[:0])
-		return varVal{ok: true, text: m.buf}
 	case srcPostArg:
-		return postArg(ref.name, req, m)
+		postArg(v, name, req, m)
+	default:
+		if req.Vars != nil {
+			v.text, v.ok = req.Vars.Var(kind, name)
+		}
 	}
-	if req.Vars == nil {
-		return varVal{}
-	}
-	b, ok := req.Vars.Var(ref.kind, ref.name)
-	return varVal{ok: ok, text: b}
 }
 
 // postArg reads a body field as APISIX's post_arg does: form fields for
 // application/x-www-form-urlencoded, a gjson path for JSON bodies.
-func postArg(name string, req *Request, m *Match) varVal {
+func postArg(v *varVal, name string, req *Request, m *Match) {
 	if req.Vars == nil {
-		return varVal{}
+		return
 	}
 	ct, ok := req.Vars.Var(VarHeader, "content-type")
 	if !ok {
-		return varVal{}
+		return
 	}
 	switch {
 	case hasPrefixFold(ct, "application/x-www-form-urlencoded"):
 		body, _ := req.Vars.Var(VarBody, "")
-		v, ok := formValue(body, name, m)
-		return varVal{ok: ok, text: v}
+		v.text, v.ok = formValue(body, name, m)
 	case containsFold(ct, "json"):
 		body, _ := req.Vars.Var(VarBody, "")
-		r := gjson.Get(bytesView(body), name)
+		m.jv = gjson.Get(bytesView(body), name)
+		r := &m.jv
 		if !r.Exists() || r.Type == gjson.Null {
-			return varVal{}
+			return
 		}
-		v := varVal{ok: true, json: true, j: r}
+		v.ok, v.json, v.j = true, true, r
 		if r.Type == gjson.String {
 			v.text = stringView(r.Str)
 		} else {
 			v.text = stringView(r.Raw)
 		}
-		return v
 	}
-	return varVal{}
 }
 
 func hasPrefixFold(b []byte, lower string) bool {
