@@ -158,6 +158,9 @@ func (b *Build) AddConsumer(username, groupID string, labels map[string]string, 
 		if err != nil {
 			return fmt.Errorf("%s: plugins.%s: %w", owner, name, err)
 		}
+		if field, err := checkSecrets(data); err != nil {
+			return fmt.Errorf("%s: plugins.%s.%s: %w", owner, name, field, err)
+		}
 		c.creds[name] = data
 	}
 	es, err := b.entries(Layer{Origin: OriginConsumer, Owner: owner, Plugins: own})

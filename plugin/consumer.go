@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -78,6 +79,33 @@ func Secret(v string) (string, error) {
 		return "", fmt.Errorf("%s: secret manager references are not supported (use $env:// or the value)", v)
 	}
 	return v, nil
+}
+
+// checkSecrets resolves the secret references among a credential's string
+// fields, returning the first field that does not resolve. The plugin
+// resolves them again when it indexes its consumers; checking here too
+// makes a credential that cannot resolve an error of the consumer itself,
+// so the Admin API refuses the consumer's write (its check compiles the
+// consumer, not the routes that use it) instead of the data plane
+// refusing every later change.
+func checkSecrets(cred []byte) (string, error) {
+	var fields map[string]any
+	if json.Unmarshal(cred, &fields) != nil {
+		return "", nil // not an object: the schema said what it wanted
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if s, ok := fields[k].(string); ok {
+			if _, err := Secret(s); err != nil {
+				return k, err
+			}
+		}
+	}
+	return "", nil
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -1,8 +1,12 @@
 package jwtauth_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluice-gateway/sluice/plugin/jwtauth"
+	"github.com/sluice-gateway/sluice/plugin/limitcount"
 	"github.com/sluice-gateway/sluice/plugin/plugintest"
 )
 
@@ -49,8 +53,20 @@ func TestDocEnvSecret(t *testing.T) {
 }
 
 // "Manage Secrets in Secret Manager" needs a secret manager (Vault),
-// which sluice does not have: the credential is refused with that reason
-// (TestBuildErrors, "secret manager").
+// which sluice does not have (nor its /secrets resources): the credential
+// is refused with that reason. The consumer alone is refused, with no
+// route using jwt-auth, so the Admin API refuses the consumer's write (it
+// compiles the consumer, not the routes).
+func TestDocSecretManager(t *testing.T) {
+	reg := plugintest.Registry(t, jwtauth.Def)
+	_, err := plugintest.Build(t, reg, plugintest.Config{Consumers: map[string]string{
+		"jack": `{"jwt-auth": {"key": "jwt-vault-key", "secret": "$secret://vault/jwt/jack/jwt-secret"}}`,
+	}})
+	const want = "consumers/jack: plugins.jwt-auth.secret: $secret://vault/jwt/jack/jwt-secret: secret manager references are not supported"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+}
 
 // "Sign JWT with RS256 Algorithm": the doc's public key and its token.
 func TestDocRS256(t *testing.T) {
@@ -76,19 +92,46 @@ func TestDocCustomID(t *testing.T) {
 	})
 }
 
-// "Rate Limit with Anonymous Consumer" (limit-count's own behaviour is
-// that plugin's test; here it is accepted on the consumers).
+// "Rate Limit with Anonymous Consumer", with the real limit-count on the
+// consumers: of five requests each, jack gets 3 through and 2 answered
+// 429, anonymous (no credentials) 1 and 4.
 func TestDocAnonymousConsumer(t *testing.T) {
-	cfg := plugintest.Config{Consumers: map[string]string{
-		"jack": `{"limit-count": {"count": 3, "time_window": 30, "rejected_code": 429},
-		          "jwt-auth": {"key": "jack-key", "secret": "jack-hs256-secret-that-is-very-long"}}`,
-		"anonymous": `{"limit-count": {"count": 1, "time_window": 30, "rejected_code": 429}}`,
-	}}
-	route := `{"jwt-auth": {"anonymous_consumer": "anonymous"}}`
-	run(t, cfg, []check{
-		{name: "jack", route: route, req: head("/anything", "Authorization: "+docToken+"\r\n"), want: []string{"X-Consumer-Username: jack\r\n"}},
-		{name: "anonymous", route: route, req: head("/anything"), want: []string{"X-Consumer-Username: anonymous\r\n"}},
+	reg := plugintest.Registry(t, jwtauth.Def, limitcount.Def)
+	ch := plugintest.MustBuild(t, reg, plugintest.Config{
+		Route: `{"jwt-auth": {"anonymous_consumer": "anonymous"}}`,
+		Consumers: map[string]string{
+			"jack": `{"limit-count": {"count": 3, "time_window": 30, "rejected_code": 429},
+			          "jwt-auth": {"key": "jack-key", "secret": "jack-hs256-secret-that-is-very-long"}}`,
+			"anonymous": `{"limit-count": {"count": 1, "time_window": 30, "rejected_code": 429}}`,
+		},
 	})
+	// One instant for every request: the 30 s window cannot turn mid-test.
+	now := time.Now()
+	for _, tt := range []struct {
+		name, req     string
+		ok, throttled int
+	}{
+		{"jack", head("/anything", "Authorization: "+docToken+"\r\n"), 3, 2},
+		{"anonymous", head("/anything"), 1, 4},
+	} {
+		ok, throttled := 0, 0
+		for range 5 {
+			r := plugintest.NewRequest(tt.req, "127.0.0.1:5000")
+			c := r.Reset(ch)
+			c.Start = now
+			switch res := c.Request(); res.Status {
+			case 0:
+				ok++
+			case 429:
+				throttled++
+			default:
+				t.Fatalf("%s: %d %s", tt.name, res.Status, res.Body)
+			}
+		}
+		if ok != tt.ok || throttled != tt.throttled {
+			t.Errorf("%s: 200: %d, 429: %d; the doc shows 200: %d, 429: %d", tt.name, ok, throttled, tt.ok, tt.throttled)
+		}
+	}
 }
 
 func jsonEscape(s string) string {
