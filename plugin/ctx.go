@@ -90,6 +90,7 @@ type Ctx struct {
 	slots []slot
 	arena []byte
 	tmp   []byte
+	caps  captures
 	fDone uint64
 	fPass uint64
 }
@@ -107,6 +108,7 @@ func (c *Ctx) Reset(ch *Chain) {
 	c.fDone, c.fPass = 0, 0
 	c.stage, c.next = 0, 0
 	c.arena = c.arena[:0]
+	c.caps.reset()
 	c.RespEdits.Reset()
 	c.RouteID, c.ServiceID = "", ""
 	c.RouteMeta, c.End = nil, time.Time{}
@@ -195,6 +197,8 @@ type Var struct {
 	special uint8
 	rv      route.Var
 	name    string
+	arg     string // uri_param_'s parameter name
+	num     int    // a capture's number
 }
 
 const (
@@ -204,6 +208,11 @@ const (
 	varServiceID
 	varStatus
 	varUpstreamStatus
+	varURIParam // uri_param_<name>
+	varCapture  // $1...: regex captures (Ctx.SetCaptures)
+	varBalancerIP
+	varBalancerPort
+	varUpstreamAddr
 )
 
 // ParseVar resolves a variable name once.
@@ -221,7 +230,9 @@ func ParseVar(name string) Var {
 	case "upstream_status":
 		v.special = varUpstreamStatus
 	default:
-		v.rv = route.ParseVar(name)
+		if !parseMoreVar(&v) {
+			v.rv = route.ParseVar(name)
+		}
 	}
 	return v
 }
@@ -249,6 +260,8 @@ func (c *Ctx) Get(v *Var) ([]byte, bool) {
 			return nil, false
 		}
 		return c.Itoa(int64(c.Resp.Status())), true
+	case varURIParam, varCapture, varBalancerIP, varBalancerPort, varUpstreamAddr:
+		return c.getMoreVar(v)
 	}
 	if c.Route == nil {
 		return nil, false

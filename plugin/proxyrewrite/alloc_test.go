@@ -14,10 +14,11 @@ import (
 func TestAllocs(t *testing.T) {
 	reg := plugintest.Registry(t, proxyrewrite.Def)
 	for conf, want := range map[string]float64{
-		`{"uri":"/new/$arg_x","method":"POST","host":"h.internal"}`:                       0,
-		`{"headers":{"add":{"X-A":"1"},"set":{"X-B":"$remote_addr"},"remove":["X-Old"]}}`: 0,
-		`{"regex_uri":["^/nomatch/(.*)","/$1"]}`:                                          0,
-		`{"regex_uri":["^/iresty/(.*)","/$1"]}`:                                           1,
+		`{"uri":"/new/$arg_x","method":"POST","host":"h.internal"}`:                                 0,
+		`{"headers":{"add":{"X-A":"1"},"set":{"X-B":"$remote_addr"},"remove":["X-Old"]}}`:           0,
+		`{"regex_uri":["^/nomatch/(.*)","/$1"]}`:                                                    0,
+		`{"regex_uri":["^/iresty/(.*)","/$1"]}`:                                                     1,
+		`{"regex_uri":["^/iresty/(.*)","/$1"],"headers":{"set":{"X-C":"$1","X-D":["a","$arg_x"]}}}`: 1,
 	} {
 		ch := plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"proxy-rewrite":` + conf + `}`})
 		r := plugintest.NewRequest(req, "127.0.0.1:1")

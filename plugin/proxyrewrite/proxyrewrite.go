@@ -1,8 +1,10 @@
 // Package proxyrewrite is APISIX's proxy-rewrite: change what the upstream
 // receives — the path (uri, a template with nginx variables, or regex_uri
 // pairs tried in order), the method, the Host, and header fields added,
-// set or removed (values may hold variables too). The request's query
-// string is kept and appended to a new uri.
+// set or removed (values may hold variables too, and regex_uri's captures
+// as $1…). The request's query string is kept and appended to a new uri.
+// regex_uri substitutes as ngx.re.sub does: the leftmost match is replaced
+// and the rest of the path kept.
 //
 // Priority 1008, rewrite phase. Static values are made once per build;
 // rendered ones go to request scratch. 0 allocations, but a regex_uri that
@@ -13,7 +15,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/sluice-gateway/sluice/plugin"
 )
@@ -48,14 +49,9 @@ type Config struct {
 	Unsafe   bool            `json:"use_real_request_uri_unsafe"`
 }
 
-type regexPair struct {
-	re   *regexp.Regexp
-	repl []byte
-}
-
 type rewrite struct {
 	uri     *plugin.Template
-	regex   []regexPair
+	regex   []*plugin.RegexSub
 	method  []byte
 	host    []byte
 	headers *plugin.HeaderOps
@@ -78,11 +74,11 @@ func newRewrite(_ *plugin.Build, data []byte) (any, error) {
 		return nil, fmt.Errorf("regex_uri: want pairs of [regex, replacement], got %d strings", len(conf.RegexURI))
 	}
 	for i := 0; i < len(conf.RegexURI); i += 2 {
-		re, err := regexp.Compile(conf.RegexURI[i])
+		rs, err := plugin.CompileRegexSub(conf.RegexURI[i], conf.RegexURI[i+1])
 		if err != nil {
 			return nil, fmt.Errorf("regex_uri[%d]: %v", i, err)
 		}
-		p.regex = append(p.regex, regexPair{re: re, repl: []byte(conf.RegexURI[i+1])})
+		p.regex = append(p.regex, rs)
 	}
 	if conf.Method != "" {
 		p.method = []byte(conf.Method)
@@ -123,10 +119,10 @@ func (p *rewrite) rewriteTarget(c *plugin.Ctx) {
 	case p.regex != nil:
 		path := c.Req.Path()
 		matched := false
-		for i := range p.regex {
-			rp := &p.regex[i]
-			if rp.re.Match(path) {
-				t = rp.re.Expand(t, rp.repl, path, rp.re.FindSubmatchIndex(path))
+		for _, rs := range p.regex {
+			var idx []int
+			if t, idx = rs.Append(t, path); idx != nil {
+				c.SetCaptures(path, idx) // $1… in the header values
 				matched = true
 				break
 			}

@@ -1,20 +1,33 @@
 // Package responserewrite is APISIX's response-rewrite: change the answer
 // the client gets — its status, header fields (add, set, remove; values
-// may hold nginx variables) and its whole body — when the response's vars
+// may hold nginx variables), and its body: replaced whole (body), or
+// edited by regex substitutions (filters) — when the response's vars
 // expression holds (status and upstream_status among the variables). It
 // applies to the upstream's answers and to those other plugins stop with.
 //
 // Priority 899, header_filter and body_filter phases. A chain with this
-// plugin sends bodies chunked (the length is no longer known); a rewritten
-// body replaces the upstream's, which is read and dropped.
+// plugin sends bodies chunked (the length is no longer known). A rewritten
+// body drops Content-Encoding, ETag and Last-Modified, as APISIX does; a
+// replaced body drops the upstream's, which is read and discarded.
+//
+// filters hold the body (up to max_resp_body_size bytes; the rest is cut
+// off) and substitute at its end, after undoing a gzip Content-Encoding;
+// an answer in another encoding (br, deflate) is passed on untouched, as
+// the substitutions could not read it. Holding and Go's regexp allocate:
+// filters are the one part of the plugin that does. Everything else
+// allocates nothing.
 package responserewrite
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
+	"github.com/sluice-gateway/sluice/core"
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/route"
 )
@@ -29,23 +42,62 @@ var Def = plugin.Def{
 			"status_code": {"type": "integer", "minimum": 200, "maximum": 598},
 			"body": {"type": "string"},
 			"body_base64": {"type": "boolean", "default": false},
-			"headers": ` + plugin.HeaderOpsSchema + `,
-			"vars": {"type": "array"}
+			"headers": ` + plugin.RespHeaderOpsSchema + `,
+			"vars": {"type": "array"},
+			"max_resp_body_size": {"type": "integer", "minimum": 1, "default": 67108864},
+			"filters": {
+				"type": "array", "minItems": 1,
+				"items": {
+					"type": "object",
+					"properties": {
+						"regex": {"type": "string", "minLength": 1},
+						"scope": {"type": "string", "enum": ["once", "global"], "default": "once"},
+						"replace": {"type": "string"},
+						"options": {"type": "string", "default": "jo"}
+					},
+					"required": ["regex", "replace"],
+					"additionalProperties": false
+				}
+			}
 		},
-		"dependencies": {"body_base64": ["body"]},
+		"dependencies": {
+			"body_base64": ["body"],
+			"body": {"not": {"required": ["filters"]}},
+			"filters": {"not": {"required": ["body"]}}
+		},
 		"additionalProperties": false
 	}`,
 	New: newRewrite,
 }
 
-// Config is response-rewrite's config. APISIX's filters (regex edits of
-// the body) are not supported: the schema refuses them by name.
+// Config is response-rewrite's config.
 type Config struct {
-	StatusCode int             `json:"status_code"`
-	Body       *string         `json:"body"`
-	BodyBase64 bool            `json:"body_base64"`
-	Headers    json.RawMessage `json:"headers"`
-	Vars       []any           `json:"vars"`
+	StatusCode      int             `json:"status_code"`
+	Body            *string         `json:"body"`
+	BodyBase64      bool            `json:"body_base64"`
+	Headers         json.RawMessage `json:"headers"`
+	Vars            []any           `json:"vars"`
+	MaxRespBodySize int             `json:"max_resp_body_size"`
+	Filters         []Filter        `json:"filters"`
+}
+
+// Filter is one regex substitution on the body.
+type Filter struct {
+	Regex   string `json:"regex"`
+	Scope   string `json:"scope"`
+	Replace string `json:"replace"`
+	Options string `json:"options"`
+}
+
+var (
+	hdrContentEncoding = []byte("Content-Encoding")
+	hdrETag            = []byte("ETag")
+	hdrLastModified    = []byte("Last-Modified")
+)
+
+type filter struct {
+	sub    *plugin.RegexSub
+	global bool
 }
 
 type rewrite struct {
@@ -53,20 +105,27 @@ type rewrite struct {
 	reason  []byte
 	body    []byte
 	hasBody bool
+	filters []filter
+	max     int
 	headers *plugin.HeaderOps
 	vars    *route.Expr
 }
 
-// on says whether this response is being rewritten, and whether the body
-// went out already.
-type on struct{ yes, sent bool }
+// on is one response's state: whether it is being rewritten, whether the
+// replacement body went out, and the body filters hold.
+type on struct {
+	yes, sent bool
+	filter    bool // the filters apply (the body's encoding is one they read)
+	gzip      bool
+	held      []byte
+}
 
 func newRewrite(_ *plugin.Build, data []byte) (any, error) {
-	var conf Config
+	conf := Config{MaxRespBodySize: 67108864}
 	if err := plugin.Decode(data, &conf); err != nil {
 		return nil, err
 	}
-	p := &rewrite{status: conf.StatusCode}
+	p := &rewrite{status: conf.StatusCode, max: conf.MaxRespBodySize}
 	if p.status != 0 {
 		p.reason = []byte(http.StatusText(p.status))
 	}
@@ -79,6 +138,19 @@ func newRewrite(_ *plugin.Build, data []byte) (any, error) {
 			}
 			p.body = b
 		}
+	}
+	for i, f := range conf.Filters {
+		if f.Scope == "" {
+			f.Scope = "once"
+		}
+		if f.Options == "" {
+			f.Options = "jo"
+		}
+		sub, err := plugin.CompileRegexSubOpts(f.Regex, f.Replace, f.Options)
+		if err != nil {
+			return nil, fmt.Errorf("filters[%d]: %v", i, err)
+		}
+		p.filters = append(p.filters, filter{sub: sub, global: f.Scope == "global"})
 	}
 	var err error
 	if p.headers, err = plugin.ParseHeaderOps(conf.Headers); err != nil {
@@ -100,20 +172,68 @@ func (p *rewrite) HeaderFilter(c *plugin.Ctx) {
 	if p.status != 0 {
 		c.RespEdits.SetStatus(p.status, p.reason)
 	}
+	if p.hasBody || p.filters != nil {
+		st.filter = p.filters != nil
+		if c.Resp != nil {
+			if ce, ok := c.Resp.Get("Content-Encoding"); ok && len(ce) > 0 && !bytes.EqualFold(ce, []byte("identity")) {
+				st.gzip = bytes.EqualFold(ce, []byte("gzip"))
+				if !p.hasBody && !st.gzip {
+					core.WarnOnce("response-rewrite-encoding-"+string(ce), "response-rewrite: filters cannot read a body in Content-Encoding %q: such answers pass untouched", ce)
+					st.filter = false
+				}
+			}
+		}
+		if p.hasBody || st.filter {
+			c.RespEdits.Del(hdrContentEncoding)
+			c.RespEdits.Del(hdrETag)
+			c.RespEdits.Del(hdrLastModified)
+		}
+	}
 	c.ApplyHeaders(p.headers, &c.RespEdits)
 }
 
-// BodyFilter replaces the body when this response is rewritten.
+// BodyFilter replaces or edits the body when this response is rewritten.
 func (p *rewrite) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
 	st := plugin.State[on](c)
-	if !st.yes || !p.hasBody {
+	switch {
+	case !st.yes:
+		return chunk
+	case p.hasBody:
+		if st.sent {
+			return nil
+		}
+		st.sent = true
+		return p.body
+	case !st.filter:
 		return chunk
 	}
-	if st.sent {
+	if room := p.max - len(st.held); room > 0 {
+		st.held = append(st.held, chunk[:min(len(chunk), room)]...)
+	}
+	if !last {
 		return nil
 	}
-	st.sent = true
-	return p.body
+	body := st.held
+	if st.gzip {
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			// A body cut at max_resp_body_size ends early: what decoded is kept.
+			body, err = io.ReadAll(zr)
+			if err != nil && err != io.ErrUnexpectedEOF {
+				core.WarnOnce("response-rewrite-gzip", "response-rewrite: a gzip body did not decode: %v; filtered as far as it did", err)
+			}
+		} else {
+			core.WarnOnce("response-rewrite-gzip", "response-rewrite: a gzip body did not decode: %v; filtered as it is", err)
+		}
+	}
+	for _, f := range p.filters {
+		if f.global {
+			body, _ = f.sub.AppendAll(nil, body)
+		} else if next, idx := f.sub.Append(nil, body); idx != nil {
+			body = next
+		}
+	}
+	st.held = nil
+	return body
 }
 
 var (
