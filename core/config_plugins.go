@@ -19,6 +19,10 @@ type PluginAttr struct {
 			Port int    `yaml:"port"`
 		} `yaml:"export_addr"`
 	} `yaml:"prometheus"`
+	Redirect struct {
+		// HTTPSPort is the port http_to_https redirects to (0: 443).
+		HTTPSPort int `yaml:"https_port"`
+	} `yaml:"redirect"`
 }
 
 func (a *PluginAttr) defaults() {
@@ -38,6 +42,9 @@ func (a *PluginAttr) validate(d *decoder) error {
 	}
 	if p.ExportAddr.Port < 0 || p.ExportAddr.Port > 65535 {
 		return d.errf("plugin_attr.prometheus.export_addr.port", nil, "want 0 to 65535, got %d", p.ExportAddr.Port)
+	}
+	if port := a.Redirect.HTTPSPort; port < 0 || port > 65535 {
+		return d.errf("plugin_attr.redirect.https_port", nil, "want 1 to 65535 (0: 443), got %d", port)
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 // Package redirect is APISIX's redirect: answer with a redirect instead of
 // proxying — to a URI template with nginx variables ("$uri/index.html",
 // "https://example.com${request_uri}"), to the rewrite of a regex_uri that
-// matches (a request it does not match is proxied), or from HTTP to HTTPS
-// (http_to_https, 301).
+// matches (substituted as ngx.re.sub does; a request it does not match is
+// proxied), or from HTTP to HTTPS (http_to_https: 301 for GET and HEAD,
+// 308 for other methods, to config.yaml's plugin_attr.redirect.https_port
+// when set and not 443; a request that came over TLS, or with
+// X-Forwarded-Proto: https, is proxied).
 //
 // Priority 900, rewrite phase. The Location is rendered into request
 // scratch. A static uri allocates nothing; a regex_uri that matches costs
@@ -11,10 +14,12 @@
 package redirect
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
+	"strconv"
 
+	"github.com/sluice-gateway/sluice/codec"
 	"github.com/sluice-gateway/sluice/plugin"
 )
 
@@ -51,19 +56,21 @@ var (
 	hdrLocation = []byte("Location")
 	empty       = []byte{}
 	hostVar     = plugin.ParseVar("host")
+	schemeVar   = plugin.ParseVar("scheme")
+	valHTTPS    = []byte("https")
 )
 
 type redirect struct {
 	code     int
 	uri      *plugin.Template
-	re       *regexp.Regexp
-	repl     []byte
+	sub      *plugin.RegexSub
 	toHTTPS  bool
+	port     string // ":<https_port>", or empty for 443
 	encode   bool
 	appendQS bool
 }
 
-func newRedirect(_ *plugin.Build, data []byte) (any, error) {
+func newRedirect(b *plugin.Build, data []byte) (any, error) {
 	conf := Config{RetCode: 302}
 	if err := plugin.Decode(data, &conf); err != nil {
 		return nil, err
@@ -84,16 +91,21 @@ func newRedirect(_ *plugin.Build, data []byte) (any, error) {
 	var err error
 	switch {
 	case conf.HTTPToHTTPS:
-		r.code = 301 // APISIX's, whatever ret_code says
+		// APISIX's port: plugin_attr.redirect.https_port (it falls back to
+		// one of its own TLS listeners, which sluice does not have).
+		if b.Config != nil {
+			if p := b.Config.PluginAttr.Redirect.HTTPSPort; p > 0 && p != 443 {
+				r.port = ":" + strconv.Itoa(p)
+			}
+		}
 	case conf.URI != "":
 		if r.uri, err = plugin.CompileTemplate(conf.URI); err != nil {
 			return nil, fmt.Errorf("uri: %v", err)
 		}
 	default:
-		if r.re, err = regexp.Compile(conf.RegexURI[0]); err != nil {
-			return nil, fmt.Errorf("regex_uri[0]: %v", err)
+		if r.sub, err = plugin.CompileRegexSub(conf.RegexURI[0], conf.RegexURI[1]); err != nil {
+			return nil, fmt.Errorf("regex_uri: %v", err)
 		}
-		r.repl = []byte(conf.RegexURI[1])
 	}
 	return r, nil
 }
@@ -101,43 +113,57 @@ func newRedirect(_ *plugin.Build, data []byte) (any, error) {
 // Rewrite answers with the redirect.
 func (r *redirect) Rewrite(c *plugin.Ctx) plugin.Result {
 	loc := c.Scratch()
+	code := r.code
 	switch {
 	case r.toHTTPS:
+		proto, ok := c.Header("X-Forwarded-Proto")
+		if !ok {
+			proto, _ = c.Get(&schemeVar)
+		}
+		if bytes.Equal(proto, valHTTPS) {
+			return plugin.Continue
+		}
+		code = 308 // keeps the method and body, unlike 301
+		if m := c.Req.MethodID(); m == codec.MethodGet || m == codec.MethodHead {
+			code = 301
+		}
 		loc = append(loc, "https://"...)
 		if h, ok := c.Get(&hostVar); ok {
 			loc = append(loc, h...)
 		}
+		loc = append(loc, r.port...)
 		loc = append(loc, c.Req.Target()...)
 	case r.uri != nil:
 		loc = c.Append(loc, r.uri)
 	default:
-		path := c.Req.Path()
-		if !r.re.Match(path) {
+		var idx []int
+		if loc, idx = r.sub.Append(loc, c.Req.Path()); idx == nil {
 			return plugin.Continue
 		}
-		m := r.re.FindSubmatchIndex(path)
-		loc = r.re.Expand(loc, r.repl, path, m)
 	}
+	q := bytes.IndexByte(loc, '?')
 	if r.encode {
-		n := len(loc)
-		loc = plugin.AppendEscapedURI(loc, loc)
-		loc = append(loc[:0], loc[n:]...)
-	}
-	if r.appendQS {
-		if q := c.Req.Query(); len(q) > 0 {
-			sep := byte('?')
-			for _, b := range loc {
-				if b == '?' {
-					sep = '&'
-					break
-				}
-			}
-			loc = append(append(loc, sep), q...)
+		// The path part only, as APISIX encodes it.
+		end := len(loc)
+		if q >= 0 {
+			end = q
 		}
+		n := len(loc)
+		loc = plugin.AppendEscapedURI(loc, loc[:end])
+		loc = append(loc, loc[end:n]...)
+		loc = append(loc[:0], loc[n:]...)
+		q = bytes.IndexByte(loc, '?')
+	}
+	if t := c.Req.Target(); r.appendQS && bytes.IndexByte(t, '?') >= 0 {
+		sep := byte('?')
+		if q >= 0 {
+			sep = '&'
+		}
+		loc = append(append(loc, sep), c.Req.Query()...)
 	}
 	c.SetScratch(loc)
 	c.RespEdits.Set(hdrLocation, c.Keep(loc))
-	return plugin.Stop(r.code, empty)
+	return plugin.Stop(code, empty)
 }
 
 var _ plugin.Rewriter = (*redirect)(nil)
