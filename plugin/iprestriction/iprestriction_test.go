@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/iprestriction"
 	"github.com/sluice-gateway/sluice/plugin/plugintest"
+	"github.com/sluice-gateway/sluice/plugin/realip"
 )
 
 func TestRestriction(t *testing.T) {
@@ -59,13 +60,36 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// APISIX's documented examples.
+// APISIX's documented examples (docs/en/latest/plugins/ip-restriction.md),
+// with the answers the page shows. The page's curl comes from outside
+// 192.168.0.0/24; "Restrict Access Using Modified IP" has real-ip take the
+// address from the realip argument.
 func TestDocExamples(t *testing.T) {
-	reg := plugintest.Registry(t, iprestriction.Def)
+	reg := plugintest.Registry(t, iprestriction.Def, realip.Def)
+	for _, tt := range []struct {
+		name, plugins, target string
+		status                int
+		body                  string
+	}{
+		{"Restrict Access by Whitelisting", `{"ip-restriction": {"whitelist": ["192.168.0.1/24"], "message": "Access denied"}}`,
+			"/anything", 403, `{"message":"Access denied"}`},
+		{"Restrict Access by Whitelisting, from inside", `{"ip-restriction": {"whitelist": ["192.168.0.1/24"], "message": "Access denied"}}`,
+			"/anything?realip=192.168.0.77", 403, `{"message":"Access denied"}`}, // no real-ip: the socket's address counts
+		{"Restrict Access Using Modified IP: allowed", `{"ip-restriction": {"whitelist": ["192.168.1.241"]}, "real-ip": {"source": "arg_realip"}}`,
+			"/anything?realip=192.168.1.241", 0, ""},
+		{"Restrict Access Using Modified IP: refused", `{"ip-restriction": {"whitelist": ["192.168.1.241"]}, "real-ip": {"source": "arg_realip"}}`,
+			"/anything?realip=192.168.10.24", 403, `{"message":"Your IP address is not allowed"}`},
+	} {
+		ch := plugintest.MustBuild(t, reg, plugintest.Config{Route: tt.plugins})
+		res := plugintest.NewRequest("GET "+tt.target+" HTTP/1.1\r\nHost: 127.0.0.1:9080\r\n\r\n", "10.1.2.3:5000").Run(ch)
+		if res.Status != tt.status || string(res.Body) != tt.body {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, res.Status, res.Body, tt.status, tt.body)
+		}
+	}
+	// Older versions of the page.
 	for _, conf := range []string{
 		`{"whitelist":["127.0.0.1","113.74.26.106/24"]}`,
 		`{"blacklist":["127.0.0.0/24"],"message":"Do you want to do something bad?"}`,
-		`{"whitelist":["192.168.0.1/24"],"message":"Access denied"}`,
 	} {
 		if _, err := plugintest.Build(t, reg, plugintest.Config{Route: `{"ip-restriction":` + conf + `}`}); err != nil {
 			t.Errorf("%s: %v", conf, err)

@@ -7,10 +7,14 @@
 // runtime's per-thread random source (math/rand/v2, no lock) and are
 // formatted into request scratch: no allocation per request.
 //
-// Algorithms: uuid (RFC 9562 version 4), nanoid (21 characters of
-// A-Za-z0-9_-), range_id (range_id.length characters of range_id.char_set)
-// and ksuid (27 base62 characters: a 32-bit timestamp and 128 random bits,
-// so IDs sort by time).
+// Algorithms: uuid (RFC 9562 version 4), uuidv7 (version 7: a millisecond
+// timestamp, then random bits, so IDs sort by time; APISIX's code has it,
+// its page does not list it yet), nanoid (21 characters of A-Za-z0-9_-),
+// range_id (range_id.length characters of range_id.char_set) and ksuid (27
+// base62 characters: a 32-bit timestamp and 128 random bits).
+//
+// The answer gets the ID unless the upstream's answer carries a non-empty
+// header of that name already, as in APISIX.
 package requestid
 
 import (
@@ -29,7 +33,7 @@ var Def = plugin.Def{
 		"properties": {
 			"header_name": {"type": "string", "minLength": 1, "default": "X-Request-Id"},
 			"include_in_response": {"type": "boolean", "default": true},
-			"algorithm": {"type": "string", "enum": ["uuid", "nanoid", "range_id", "ksuid"], "default": "uuid"},
+			"algorithm": {"type": "string", "enum": ["uuid", "nanoid", "range_id", "ksuid", "uuidv7"], "default": "uuid"},
 			"range_id": {
 				"type": "object",
 				"properties": {
@@ -84,6 +88,8 @@ func newRequestID(_ *plugin.Build, data []byte) (any, error) {
 		p.gen = p.rangeID
 	case "ksuid":
 		p.gen = ksuid
+	case "uuidv7":
+		p.gen = uuidv7
 	default:
 		p.gen = uuid
 	}
@@ -109,6 +115,11 @@ func (p *requestID) HeaderFilter(c *plugin.Ctx) {
 	if !p.inResp {
 		return
 	}
+	if c.Resp != nil {
+		if v, ok := c.Resp.Get(p.header); ok && len(v) > 0 {
+			return // the upstream's own
+		}
+	}
 	if st := plugin.State[id](c); st.v != nil {
 		c.RespEdits.Set(p.headerB, st.v)
 	}
@@ -122,6 +133,27 @@ func uuid(c *plugin.Ctx) []byte {
 	}
 	raw[6] = raw[6]&0x0f | 0x40 // version 4
 	raw[8] = raw[8]&0x3f | 0x80 // variant 10
+	return formatUUID(c, &raw)
+}
+
+// uuidv7 is RFC 9562's version 7: 48 bits of Unix milliseconds, then 74
+// random bits around the version and variant.
+func uuidv7(c *plugin.Ctx) []byte {
+	var raw [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		raw[i] = byte(ms >> (8 * (5 - i)))
+	}
+	a, b := rand.Uint64(), rand.Uint64()
+	raw[6], raw[7] = byte(a)&0x0f|0x70, byte(a>>8) // version 7
+	for i := 8; i < 16; i++ {
+		raw[i] = byte(b >> (8 * (i - 8)))
+	}
+	raw[8] = raw[8]&0x3f | 0x80 // variant 10
+	return formatUUID(c, &raw)
+}
+
+func formatUUID(c *plugin.Ctx, raw *[16]byte) []byte {
 	const hexd = "0123456789abcdef"
 	out := c.Alloc(36)
 	j := 0
