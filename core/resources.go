@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -84,12 +85,18 @@ func (ns *Nodes) decodeYAML(d *decoder, path string, n *yaml.Node) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			host, port, err := net.SplitHostPort(k.Value)
-			if err != nil {
+			p := 0 // no port: the scheme's (compileUpstream), as APISIX fills it
+			switch {
+			case err == nil:
+				if p, err = strconv.Atoi(port); err != nil {
+					return d.errf(join(path, k.Value), k, "bad port %q", port)
+				}
+			case strings.HasPrefix(path, "stream_routes") || strings.Count(k.Value, ":") > 0 && !strings.HasPrefix(k.Value, "["):
+				// A stream's node has no scheme to take a port from (APISIX
+				// does not fill it either); a bare IPv6 address is ambiguous.
 				return d.errf(join(path, k.Value), k, "want \"host:port\": %v", err)
-			}
-			p, err := strconv.Atoi(port)
-			if err != nil {
-				return d.errf(join(path, k.Value), k, "bad port %q", port)
+			default:
+				host = strings.TrimSuffix(strings.TrimPrefix(k.Value, "["), "]")
 			}
 			w, err := strconv.Atoi(v.Value)
 			if err != nil || v.Kind != yaml.ScalarNode {

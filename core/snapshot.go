@@ -359,6 +359,16 @@ func compileUpstream(cfg *Config, d *decoder, p string, u *Upstream, loops int) 
 	for i := range u.Nodes {
 		n := &u.Nodes[i]
 		np := fmt.Sprintf("%s.nodes[%d]", p, i)
+		if n.Port == 0 && (u.Scheme == "" || u.Scheme == "http") {
+			// A node given without a port: the scheme's, as in APISIX. A
+			// copy: the resource may be shared with other builds.
+			withPort := *n
+			withPort.Port = 80
+			n = &withPort
+		}
+		if n.Port == 0 {
+			return nil, d.errf(np, nil, "a port is required with scheme %s", u.Scheme)
+		}
 		if n.Port < 1 || n.Port > 65535 {
 			return nil, d.errf(np, nil, "port %d is out of range", n.Port)
 		}
