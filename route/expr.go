@@ -1,6 +1,9 @@
 package route
 
-import "regexp"
+import (
+	"regexp"
+	"unsafe"
+)
 
 // Expr is a compiled vars expression (lua-resty-expr), the same language
 // as a route's vars, for other users of request variables: plugins'
@@ -30,7 +33,7 @@ func (x *Expr) Eval(req *Request, m *Match) bool {
 	if x == nil {
 		return true
 	}
-	ok, _ := evalTop(x.prog, &x.res, req, m)
+	ok, _ := evalTop(unsafe.Pointer(&x.prog[0]), &x.res, req, m)
 	return ok
 }
 

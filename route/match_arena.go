@@ -14,6 +14,8 @@ type compileArena struct {
 	buf    []byte
 	starts []int
 	parts  []part
+	ops    []vop
+	pool   []byte
 	// refs holds the variables parsed so far, by name
 	refs map[string]varRef
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"unsafe"
 )
 
 // A route's predicates other than its methods (which the entries hold as
@@ -18,9 +19,16 @@ import (
 //
 // Offsets count from the start of the program. Remote addresses are a
 // 32-bit count and that many prefixes (prefixLen bytes each); hosts a
-// 32-bit count and, for each, flags (hostWildcard, hostWithPort), a 16-bit
-// length and the lowercased name (a wildcard's suffix, ".example.com").
-// A route without such predicates has no program at all.
+// 32-bit count and, for each, flags (hostWildcard, hostWithPort), a zero
+// byte, a 16-bit length and the lowercased name (a wildcard's suffix,
+// ".example.com"), padded to an even length. A route without such
+// predicates has no program at all.
+//
+// Integers are in the machine's byte order and aligned to their size (the
+// program starts 4-aligned, the blob 8-aligned), so that checking reads
+// them in place, without decoding and without bounds checks: the program
+// is immutable and was written by compilePred, which is what makes the
+// unchecked reads (blobAt) safe.
 const (
 	predHeader   = 12
 	hostWildcard = 1 << 0
@@ -47,14 +55,15 @@ func compilePred(b []byte, s *Spec, r *Route, ca *compileArena) ([]byte, error) 
 	if len(hosts) == 0 && len(addrs) == 0 && len(s.Vars) == 0 {
 		return b, nil
 	}
-	start := len(b)
+	start := len(b) // 4-aligned by the caller
 	b = append(b, make([]byte, predHeader)...)
 	setOff := func(field int) {
-		binary.LittleEndian.PutUint32(b[start+field:], uint32(len(b)-start))
+		b = pad(b, 4)
+		binary.NativeEndian.PutUint32(b[start+field:], uint32(len(b)-start))
 	}
 	if len(hosts) > 0 {
 		setOff(4)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(hosts)))
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(hosts)))
 		for _, h := range hosts {
 			hp, err := compileHost(h)
 			if err != nil {
@@ -70,9 +79,9 @@ func compilePred(b []byte, s *Spec, r *Route, ca *compileArena) ([]byte, error) 
 			if hp.withPort {
 				fl |= hostWithPort
 			}
-			b = append(b, fl)
-			b = binary.LittleEndian.AppendUint16(b, uint16(len(hp.name)))
-			b = append(b, hp.name...)
+			b = append(b, fl, 0)
+			b = binary.NativeEndian.AppendUint16(b, uint16(len(hp.name)))
+			b = pad(append(b, hp.name...), 2)
 		}
 	}
 	if s.RemoteAddr != "" && len(s.RemoteAddrs) > 0 {
@@ -80,7 +89,7 @@ func compilePred(b []byte, s *Spec, r *Route, ca *compileArena) ([]byte, error) 
 	}
 	if len(addrs) > 0 {
 		setOff(0)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(addrs)))
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(addrs)))
 		for _, a := range addrs {
 			p, err := parseAddrOrPrefix(a)
 			if err != nil {
@@ -90,15 +99,14 @@ func compilePred(b []byte, s *Spec, r *Route, ca *compileArena) ([]byte, error) 
 		}
 	}
 	if len(s.Vars) > 0 {
-		pb := progBuf{ca: ca}
+		pb := progBuf{ops: ca.ops[:0], pool: ca.pool[:0], ca: ca}
+		defer func() { ca.ops, ca.pool = pb.ops, pb.pool }() // scratch for the next route
 		if err := pb.compileVars(s.Vars); err != nil {
 			return b, fmt.Errorf("%w: route %q: %v", ErrInvalidVars, s.ID, err)
 		}
 		// The program must start 8-aligned in memory: b's start is (the
 		// scratch buffer, then the route's blob).
-		for len(b)%8 != 0 {
-			b = append(b, 0)
-		}
+		b = pad(b, 8)
 		setOff(8)
 		b, r.res, r.vars = pb.finish(b), pb.res, s.Vars
 		if len(b)-start > math.MaxUint32 {
@@ -119,34 +127,45 @@ func (e *entry) check(req *Request, m *Match) (why reject, clause int) {
 	if e.predOff == 0 {
 		return accepted, 0
 	}
-	p := e.blob[e.predOff:]
-	if len(p) < predHeader {
-		return accepted, 0 // cannot happen: compilePred wrote the header
-	}
-	if o := le32(p); o != 0 {
-		if !req.RemoteAddr.IsValid() || !prefixesHave(p[o+4:], le32(p[o:]), req.RemoteAddr) {
+	p := blobAt(e.blob, e.predOff)
+	hdr := (*[3]uint32)(p)
+	if o := hdr[0]; o != 0 {
+		if !req.RemoteAddr.IsValid() || !prefixesHave(unsafe.Add(p, o+4), *(*uint32)(unsafe.Add(p, o)), req.RemoteAddr) {
 			return rejRemoteAddr, 0
 		}
 	}
-	if o := le32(p[4:]); o != 0 && !matchHosts(p[o:], req) {
+	if o := hdr[1]; o != 0 && !matchHosts(unsafe.Add(p, o), req) {
 		return rejHost, 0
 	}
-	if o := le32(p[8:]); o != 0 {
-		if ok, c := evalTop(p[o:], &e.route.res, req, m); !ok {
+	if o := hdr[2]; o != 0 {
+		if ok, c := evalTop(unsafe.Add(p, o), &e.route.res, req, m); !ok {
 			return rejVars, c
 		}
 	}
 	return accepted, 0
 }
 
-// matchHosts reports whether req's host is one of the hosts section q.
-func matchHosts(q []byte, req *Request) bool {
-	count := le32(q)
-	q = q[4:]
+// blobAt returns a pointer to byte off of b, checked once, for the
+// unchecked reads of a program in it.
+func blobAt(b []byte, off uint32) unsafe.Pointer { return unsafe.Pointer(&b[off]) }
+
+// pad appends zeros to b up to a multiple of n.
+func pad(b []byte, n int) []byte {
+	for len(b)%n != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// matchHosts reports whether req's host is one of the hosts section at q.
+func matchHosts(q unsafe.Pointer, req *Request) bool {
+	count := *(*uint32)(q)
+	off := 4 // of the next host: a pointer past the last one would leave the blob
 	for range count {
-		fl, n := q[0], le16(q[1:])
-		name := bytesView(q[3 : 3+n])
-		q = q[3+n:]
+		h := unsafe.Add(q, off)
+		fl, n := *(*uint8)(h), int(*(*uint16)(unsafe.Add(h, 2)))
+		name := unsafe.String((*byte)(unsafe.Add(h, 4)), n)
+		off += 4 + (n+1)&^1
 		host := req.Host
 		if fl&hostWithPort != 0 && req.Vars != nil {
 			if v, ok := req.Vars.Var(VarHeader, "host"); ok {
@@ -167,33 +186,33 @@ func matchHosts(q []byte, req *Request) bool {
 // predHosts lists the hosts of program p as configured (lowercased), for
 // Explain.
 func predHosts(p []byte) []string {
-	o := le32(p[4:])
+	o := int(binary.NativeEndian.Uint32(p[4:]))
 	if o == 0 {
 		return nil
 	}
 	q := p[o:]
-	count := le32(q)
+	count := int(binary.NativeEndian.Uint32(q))
 	q = q[4:]
 	out := make([]string, 0, count)
 	for range count {
-		fl, n := q[0], le16(q[1:])
-		h := string(q[3 : 3+n])
+		fl, n := q[0], int(binary.NativeEndian.Uint16(q[2:]))
+		h := string(q[4 : 4+n])
 		if fl&hostWildcard != 0 {
 			h = "*" + h
 		}
 		out = append(out, h)
-		q = q[3+n:]
+		q = q[4+(n+1)&^1:]
 	}
 	return out
 }
 
 // predAddrs lists the remote addresses of program p, for Explain.
 func predAddrs(p []byte) []netip.Prefix {
-	o := le32(p)
+	o := int(binary.NativeEndian.Uint32(p))
 	if o == 0 {
 		return nil
 	}
-	count := le32(p[o:])
+	count := int(binary.NativeEndian.Uint32(p[o:]))
 	out := make([]netip.Prefix, count)
 	for i := range out {
 		out[i] = decodePrefix(p[o+4+i*prefixLen:])

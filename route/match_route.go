@@ -217,16 +217,24 @@ func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 		if len(b)%2 != 0 {
 			b = append(b, 0) // parts are 2-aligned (blobs are 8-aligned)
 		}
-		starts = append(starts, len(b))
+		start := len(b)
+		starts = append(starts, start)
 		b = append(b, u...)
-		if len(u)%2 != 0 {
-			b = append(b, 0)
+		var flags entryFlags
+		for k := range p.parts {
+			if pt := &p.parts[k]; pt.kind == partCatchAll && pt.n == 0 {
+				// the name is not in the uri: entry.partText finds it here
+				pt.off, pt.n = uint16(len(b)-start), uint16(len(":ext"))
+				b = append(b, ":ext"...)
+				flags |= efExt
+			}
 		}
+		b = pad(b, 2)
 		at := len(b)
 		b = append(b, make([]byte, partBytes*len(p.parts))...)
 		copy(unsafe.Slice((*part)(unsafe.Pointer(unsafe.SliceData(b[at:]))), len(p.parts)), p.parts)
 		e := entry{route: r, prio: r.Priority, keyLen: p.keyLen, rawLen: uint16(len(u)),
-			uriIdx: uint16(len(r.entries)), nparts: uint16(len(p.parts))}
+			uriIdx: uint16(len(r.entries)), nparts: uint16(len(p.parts)), flags: flags}
 		if p.exact {
 			e.flags |= efExact
 		}
@@ -260,6 +268,7 @@ func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 		r.methods |= bit
 	}
 
+	b = pad(b, 4) // the predicate program is read in place (match_pred.go)
 	predStart := len(b)
 	var err error
 	if b, err = compilePred(b, s, r, ca); err != nil {

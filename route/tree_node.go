@@ -45,24 +45,42 @@ const (
 	// the route has no predicate at all, the common case that Lookup
 	// accepts without checking
 	efPlain
+	// ":ext", the name of an anonymous catch-all, follows the uri's text
+	// in the blob, before the parts
+	efExt
 )
 
-func (e *entry) raw() string            { return bytesView(e.blob[:e.rawLen]) }
-func (e *entry) isExact() bool          { return e.flags&efExact != 0 }
-func (e *entry) isTail() bool           { return e.flags&efTail != 0 }
-func (e *entry) numParts() int          { return int(e.nparts) }
-func (e *entry) partText(p part) string { return p.text(e.raw()) }
+func (e *entry) raw() string   { return bytesView(e.blob[:e.rawLen]) }
+func (e *entry) isExact() bool { return e.flags&efExact != 0 }
+func (e *entry) isTail() bool  { return e.flags&efTail != 0 }
+func (e *entry) numParts() int { return int(e.nparts) }
 
-// part returns part i of the uri, read in place.
-func (e *entry) part(i int) part {
-	o := partsAt(int(e.rawLen)) + partBytes*i
-	_ = e.blob[o+partBytes-1]
-	return *(*part)(unsafe.Pointer(&e.blob[o]))
+// partText returns a part's literal or name: a span of the blob, which
+// holds the uri and, after it, ":ext" for an anonymous catch-all.
+func (e *entry) partText(p part) string {
+	return bytesView(e.blob[p.off : p.off+p.n])
 }
 
-// partsAt is where a uri's parts start in its blob, after rawLen bytes
-// of text.
-func partsAt(rawLen int) int { return (rawLen + 1) &^ 1 }
+// parts returns the uri's parts, in place.
+func (e *entry) parts() []part {
+	if e.nparts == 0 {
+		return nil
+	}
+	o := int(e.rawLen)
+	if e.flags&efExt != 0 {
+		o += len(":ext")
+	}
+	o = partsAt(o)
+	_ = e.blob[o+partBytes*int(e.nparts)-1]
+	return unsafe.Slice((*part)(unsafe.Pointer(&e.blob[o])), e.nparts)
+}
+
+// part returns part i of the uri.
+func (e *entry) part(i int) part { return e.parts()[i] }
+
+// partsAt is where a uri's parts start in its blob, after n bytes of
+// text.
+func partsAt(n int) int { return (n + 1) &^ 1 }
 
 // before reports whether a is tried before b, APISIX's order: an exact uri
 // first, then the longer literal key (the bytes before the first ':' or
@@ -92,9 +110,17 @@ func (a *entry) before(b *entry) bool {
 // parameter is a whole segment, the spans are forced and one
 // left-to-right pass finds them.
 func (e *entry) capture(path []byte, ps []Param) []Param {
+	if e.nparts == 0 {
+		return ps
+	}
+	// Read in place and unchecked, like a vars program: the blob is
+	// immutable and compileInto wrote these offsets; parts() checked the
+	// span of the parts once.
+	parts := unsafe.Pointer(unsafe.SliceData(e.parts()))
+	blob := unsafe.Pointer(unsafe.SliceData(e.blob))
 	i := 0
-	for k := 0; k < int(e.nparts); k++ {
-		pt := e.part(k)
+	for k := uintptr(0); k < uintptr(e.nparts); k++ {
+		pt := (*part)(unsafe.Add(parts, k*uintptr(partBytes)))
 		switch pt.kind {
 		case partLit:
 			i += int(pt.n)
@@ -103,10 +129,10 @@ func (e *entry) capture(path []byte, ps []Param) []Param {
 			for j < len(path) && path[j] != '/' {
 				j++
 			}
-			ps = append(ps, Param{Key: e.partText(pt), Value: path[i:j:j]})
+			ps = append(ps, Param{Key: unsafe.String((*byte)(unsafe.Add(blob, pt.off)), pt.n), Value: path[i:j:j]})
 			i = j
 		case partCatchAll:
-			ps = append(ps, Param{Key: e.partText(pt), Value: path[i:len(path):len(path)]})
+			ps = append(ps, Param{Key: unsafe.String((*byte)(unsafe.Add(blob, pt.off)), pt.n), Value: path[i:len(path):len(path)]})
 			i = len(path)
 		}
 	}

@@ -344,11 +344,12 @@ func (pb *progBuf) finish(b []byte) []byte {
 		b = append(b, 0)
 	}
 	start := len(b)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(pb.ops)))
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(pb.ops)))
 	b = append(b, 0, 0, 0, 0)
 	b = append(b, make([]byte, vopSize*len(pb.ops))...)
 	copy(progOps(b[start:]), pb.ops)
-	return append(b, pb.pool...)
+	b = append(b, pb.pool...)
+	return append(b, 0)
 }
 
 // toNumber is Lua's tonumber on a string: surrounding blanks allowed,

@@ -3,35 +3,39 @@ package route
 import (
 	"net/netip"
 	"regexp"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
 
-// vm is one evaluation of a vars program: what every instruction needs,
-// passed as one pointer rather than as ten argument words that would be
-// spilled on every call.
+// vm is one evaluation of a vars program (vars_prog.go). It reads the
+// program in place, unchecked: the program is immutable and its compiler
+// wrote every index and offset in it, so a bounds check per read would
+// only re-prove that (and they cost about as much as the clauses' work).
 type vm struct {
-	ops  []vop
-	pool []byte
+	ops  unsafe.Pointer // instruction 0
+	pool unsafe.Pointer // pool byte 0
 	res  *[]*regexp.Regexp
 	req  *Request
 	m    *Match
 }
 
-// evalTop evaluates the vars program p (vars_prog.go), whose regexps are
-// *res (a pointer, so that programs without regexps never load them).
-// When the top level is an AND of clauses (the usual [[...], [...]] form)
-// a false result names the 1-based clause that failed, which Explain
-// reports.
-func evalTop(p []byte, res *[]*regexp.Regexp, req *Request, m *Match) (bool, int) {
-	ops := progOps(p)
-	if len(ops) == 0 {
-		return false, 0
-	}
-	c := vm{ops: ops, pool: progPool(p, ops), res: res, req: req, m: m}
-	if top := &ops[0]; top.op == opAnd && top.flags&flNeg == 0 {
-		for i, k := 1, 1; i < int(top.next); k++ {
-			o := &ops[i]
+func (c *vm) op(i uint32) *vop { return (*vop)(unsafe.Add(c.ops, uintptr(i)*vopSize)) }
+
+// str returns the pool bytes at off, n long, as a string view.
+func (c *vm) str(off, n uint32) string { return unsafe.String((*byte)(unsafe.Add(c.pool, off)), n) }
+
+// evalTop evaluates the vars program at p, whose regexps are *res (a
+// pointer, so that programs without regexps never load them). When the top
+// level is an AND of clauses (the usual [[...], [...]] form) a false
+// result names the 1-based clause that failed, which Explain reports.
+func evalTop(p unsafe.Pointer, res *[]*regexp.Regexp, req *Request, m *Match) (bool, int) {
+	n := *(*uint32)(p)
+	c := vm{ops: unsafe.Add(p, 8), pool: unsafe.Add(p, 8+uintptr(n)*vopSize), res: res, req: req, m: m}
+	if top := c.op(0); top.op == opAnd && top.flags&flNeg == 0 {
+		k := 1
+		for i := uint32(1); i < top.next; k++ {
+			o := c.op(i)
 			var ok bool
 			if o.op > opOr {
 				ok = c.clause(o, i) != (o.flags&flNeg != 0)
@@ -41,7 +45,7 @@ func evalTop(p []byte, res *[]*regexp.Regexp, req *Request, m *Match) (bool, int
 			if !ok {
 				return false, k
 			}
-			i = int(o.next)
+			i = o.next
 		}
 		return true, 0
 	}
@@ -49,19 +53,19 @@ func evalTop(p []byte, res *[]*regexp.Regexp, req *Request, m *Match) (bool, int
 }
 
 // eval evaluates node i.
-func (c *vm) eval(i int) bool {
-	o := &c.ops[i]
+func (c *vm) eval(i uint32) bool {
+	o := c.op(i)
 	neg := o.flags&flNeg != 0
 	switch o.op {
 	case opAnd:
-		for j := i + 1; j < int(o.next); j = int(c.ops[j].next) {
+		for j := i + 1; j < o.next; j = c.op(j).next {
 			if !c.eval(j) {
 				return neg
 			}
 		}
 		return !neg
 	case opOr:
-		for j := i + 1; j < int(o.next); j = int(c.ops[j].next) {
+		for j := i + 1; j < o.next; j = c.op(j).next {
 			if c.eval(j) {
 				return !neg
 			}
@@ -74,16 +78,17 @@ func (c *vm) eval(i int) bool {
 // clause evaluates the clause o at i, without its negation. It is
 // lua-resty-expr's compare_funcs with Lua's typing: a variable is a string
 // unless it came from a JSON body; a numeric right side makes == and ~=
-// compare numbers. The operand instructions follow o, up to o.next.
-func (c *vm) clause(o *vop, i int) bool {
-	args := c.ops[i+1 : o.next]
+// compare numbers. The operand instructions follow o, up to o.next (only
+// in may have none).
+func (c *vm) clause(o *vop, i uint32) bool {
 	if o.op == opIPMat && o.src == srcRemoteAddr {
 		// The address is already parsed; printing and re-parsing it
 		// would cost more than the rest of the clause.
-		return c.req.RemoteAddr.IsValid() && prefixesHave(c.pool[args[0].a:], int(args[0].b), c.req.RemoteAddr)
+		arg := c.op(i + 1)
+		return c.req.RemoteAddr.IsValid() && prefixesHave(unsafe.Add(c.pool, arg.a), arg.b, c.req.RemoteAddr)
 	}
 	var l varVal
-	name := bytesView(o.str(c.pool))
+	name := c.str(o.a, o.b)
 	if o.src == srcVars {
 		if c.req.Vars != nil {
 			l.text, l.ok = c.req.Vars.Var(o.kind, name)
@@ -93,9 +98,9 @@ func (c *vm) clause(o *vop, i int) bool {
 	}
 	switch o.op {
 	case opEq:
-		return equalVal(&l, &args[0], c.pool)
+		return c.equal(&l, c.op(i+1))
 	case opNe:
-		return !equalVal(&l, &args[0], c.pool)
+		return !c.equal(&l, c.op(i+1))
 	case opGt, opGe, opLt, opLe:
 		if o.flags&flNumOK == 0 {
 			return false
@@ -104,7 +109,7 @@ func (c *vm) clause(o *vop, i int) bool {
 		if !ok {
 			return false
 		}
-		r := args[0].f64()
+		r := c.op(i + 1).f64()
 		switch o.op {
 		case opGt:
 			return n > r
@@ -118,16 +123,16 @@ func (c *vm) clause(o *vop, i int) bool {
 		if !l.ok || l.json && l.j.Type != gjson.String && l.j.Type != gjson.Number {
 			return false
 		}
-		return (*c.res)[args[0].a].Match(l.text)
+		return (*c.res)[c.op(i+1).a].Match(l.text)
 	case opIn:
-		for k := range args {
-			if sameVal(&l, &args[k], c.pool) {
+		for j := i + 1; j < o.next; j++ {
+			if c.same(&l, c.op(j)) {
 				return true
 			}
 		}
 		return false
 	case opHas:
-		return hasVal(&l, &args[0], c.pool)
+		return c.has(&l, c.op(i+1))
 	case opIPMat:
 		if !l.ok || !l.isString() {
 			return false
@@ -136,13 +141,14 @@ func (c *vm) clause(o *vop, i int) bool {
 		if err != nil {
 			return false
 		}
-		return prefixesHave(c.pool[args[0].a:], int(args[0].b), a)
+		arg := c.op(i + 1)
+		return prefixesHave(unsafe.Add(c.pool, arg.a), arg.b, a)
 	}
 	return false
 }
 
-// hasVal is lua-resty-expr's has: a JSON array holding r.
-func hasVal(l *varVal, r *vop, pool []byte) bool {
+// has is lua-resty-expr's has: a JSON array holding r.
+func (c *vm) has(l *varVal, r *vop) bool {
 	if !l.ok || !l.json || !l.j.IsArray() {
 		return false
 	}
@@ -154,29 +160,29 @@ func hasVal(l *varVal, r *vop, pool []byte) bool {
 		} else {
 			ev.text = stringView(el.Raw)
 		}
-		found = sameVal(&ev, r, pool)
+		found = c.same(&ev, r)
 		return !found
 	})
 	return found
 }
 
-// equalVal is Lua's == after expr's tonumber on a numeric right side.
-func equalVal(l *varVal, r *vop, pool []byte) bool {
+// equal is Lua's == after expr's tonumber on a numeric right side.
+func (c *vm) equal(l *varVal, r *vop) bool {
 	if valKind(r.op) == valNum {
 		n, ok := l.number()
 		return ok && n == r.f64()
 	}
-	return sameVal(l, r, pool)
+	return c.same(l, r)
 }
 
-// sameVal is Lua's raw ==: equal types and equal values; nil equals an
+// same is Lua's raw ==: equal types and equal values; nil equals an
 // absent variable. r is an operand instruction.
-func sameVal(l *varVal, r *vop, pool []byte) bool {
+func (c *vm) same(l *varVal, r *vop) bool {
 	switch valKind(r.op) {
 	case valNil:
 		return !l.ok
 	case valStr:
-		return l.isString() && string(l.text) == bytesView(r.str(pool))
+		return l.isString() && string(l.text) == c.str(r.a, r.b)
 	case valNum:
 		return l.ok && l.json && l.j.Type == gjson.Number && l.j.Num == r.f64()
 	case valBool:

@@ -10,7 +10,10 @@ import (
 // A compiled vars expression is a flat program: a 32-bit instruction
 // count, 4 bytes of padding, the instructions (vop, 16 bytes each, in
 // prefix order), then a pool of the bytes they refer to (variable names,
-// string constants, prefixes). The program sits 8-aligned inside the
+// string constants, prefixes) and one more zero byte, so that every pool
+// offset, even that of an empty string at its end, points inside the
+// program. Integers are in the machine's byte order. The program sits
+// 8-aligned inside the
 // route's blob, right after its uris, so that evaluating it reads one
 // run of memory instead of chasing expression nodes, operand lists,
 // address lists and strings allocated apart, at 100k routes a cache miss
@@ -46,26 +49,17 @@ const (
 	flNumOK = 1 << 1
 )
 
-// progOps returns the instructions of program p, in place.
+// progOps returns the instructions of program p, in place (for the
+// compiler; evaluation reads them unchecked through vm).
 func progOps(p []byte) []vop {
-	n := le32(p)
+	n := int(binary.NativeEndian.Uint32(p))
 	if len(p) < 8+vopSize*n || n == 0 {
 		return nil
 	}
 	return unsafe.Slice((*vop)(unsafe.Pointer(&p[8])), n)
 }
 
-// progPool returns the pool of program p, given its instructions.
-func progPool(p []byte, ops []vop) []byte { return p[8+vopSize*len(ops):] }
-
 func (o *vop) f64() float64 { return math.Float64frombits(uint64(o.a) | uint64(o.b)<<32) }
-
-// str returns the pool bytes o refers to.
-func (o *vop) str(pool []byte) []byte { return pool[o.a : o.a+o.b] }
-
-func le16(b []byte) int      { return int(binary.LittleEndian.Uint16(b)) }
-func le32(b []byte) int      { return int(binary.LittleEndian.Uint32(b)) }
-func lef64(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }
 
 // A prefix is encoded in prefixLen bytes: flags (pfxValid, pfx6), the
 // prefix length in bits, then the masked address, an IPv4 one in the
@@ -136,11 +130,12 @@ func prefixHas(q []byte, a netip.Addr) bool {
 }
 
 // prefixesHave reports whether one of the count encoded prefixes at q
-// holds a (which must be valid).
-func prefixesHave(q []byte, count int, a netip.Addr) bool {
+// (in a program) holds a, which must be valid.
+func prefixesHave(q unsafe.Pointer, count uint32, a netip.Addr) bool {
 	a = a.Unmap()
-	for i := 0; i < count; i++ {
-		if prefixHas(q[i*prefixLen:], a) {
+	ps := unsafe.Slice((*byte)(q), int(count)*prefixLen)
+	for i := 0; i < len(ps); i += prefixLen {
+		if prefixHas(ps[i:i+prefixLen], a) {
 			return true
 		}
 	}

@@ -51,6 +51,9 @@ func TestVars(t *testing.T) {
 		{[]any{[]any{"arg_s", "in", []any{"x", "abc"}}}, std, true},
 		{[]any{[]any{"arg_n", "in", []any{10.0}}}, std, false}, // Lua: "10" ~= 10
 		{[]any{[]any{"arg_s", "IN", []any{"x"}}}, std, false},  // operators are case-insensitive
+		{[]any{[]any{"arg_s", "in", []any{}}}, std, false},     // an empty list holds nothing
+		{[]any{[]any{"remote_addr", "ipmatch", []any{}}}, std, false},
+		{[]any{[]any{"arg_n", "==", "10"}, []any{"arg_empty", "==", ""}}, std, true}, // an empty string last in the pool
 		{[]any{[]any{"arg_s", "!", "in", []any{"x"}}}, std, true},
 		{[]any{[]any{"arg_s", "!", "==", "abc"}}, std, false},
 		{[]any{[]any{"http_x_forwarded_for", "ipmatch", []any{"10.0.0.0/8"}}}, std, true},
