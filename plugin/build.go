@@ -42,6 +42,7 @@ type Build struct {
 	meta      map[string]map[string]any
 	consumers []*Consumer
 	byName    map[string]*Consumer
+	credKeys  map[string]map[string]string // plugin -> ConsumerKey value -> username
 	groups    map[string]*group
 	shared    map[string]any
 	global    *Chain
@@ -65,6 +66,7 @@ func (r *Registry) NewBuild(meta map[string]map[string]any) *Build {
 	return &Build{
 		reg: r, seq: r.startBuild(), meta: meta,
 		byName: map[string]*Consumer{}, groups: map[string]*group{}, shared: map[string]any{},
+		credKeys: map[string]map[string]string{},
 		Warn: func(owner, plugin string) {
 			core.WarnOnce("plugin-disabled-"+plugin, "plugin: %s configures %s, which this node does not enable (config.yaml plugins); it is left out", owner, plugin)
 		},
@@ -160,6 +162,9 @@ func (b *Build) AddConsumer(username, groupID string, labels map[string]string, 
 		}
 		if field, err := checkSecrets(data); err != nil {
 			return fmt.Errorf("%s: plugins.%s.%s: %w", owner, name, field, err)
+		}
+		if err := b.checkUnique(k, username, data); err != nil {
+			return fmt.Errorf("%s: plugins.%s.%v", owner, name, err)
 		}
 		c.creds[name] = data
 	}

@@ -108,6 +108,33 @@ func checkSecrets(cred []byte) (string, error) {
 	return "", nil
 }
 
+// checkUnique records the consumer's value of k's ConsumerKey, refusing
+// one another consumer has. It returns "<field>: <reason>".
+func (b *Build) checkUnique(k *kind, username string, cred []byte) error {
+	if k.ConsumerKey == "" {
+		return nil
+	}
+	var fields map[string]any
+	if json.Unmarshal(cred, &fields) != nil {
+		return nil
+	}
+	v, ok := fields[k.ConsumerKey].(string)
+	if !ok {
+		return nil
+	}
+	v, _ = Secret(v) // checkSecrets resolved it already
+	seen := b.credKeys[k.Name]
+	if seen == nil {
+		seen = map[string]string{}
+		b.credKeys[k.Name] = seen
+	}
+	if other, dup := seen[v]; dup && other != username {
+		return fmt.Errorf("%s: consumer %s has the same %s (it must name one consumer)", k.ConsumerKey, other, k.ConsumerKey)
+	}
+	seen[v] = username
+	return nil
+}
+
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -22,6 +22,11 @@ type Def struct {
 	// plugin's config on a consumer (key-auth's {"key": ...}). A plugin
 	// with one is an authentication plugin: it identifies consumers.
 	ConsumerSchema string
+	// ConsumerKey names the credential field that identifies one consumer
+	// (key-auth's "key", basic-auth's "username"): two consumers with one
+	// value are a config error of the later one, as APISIX's Admin API
+	// refuses them.
+	ConsumerKey string
 	// MetadataSchema is the schema of the plugin's plugin_metadata, when
 	// it has one.
 	MetadataSchema string

@@ -328,6 +328,11 @@ func (s *Server) write(ctx context.Context, kind, id string, obj map[string]any,
 			revs[i] = st.mod
 		}
 		if compiled == nil || !slices.Equal(compiled, revs) {
+			if kind == core.KindConsumers {
+				if err := s.otherConsumers(ctx, id, refItems); err != nil {
+					return 0, nil, err
+				}
+			}
 			if err := s.indirect(refItems); err != nil {
 				return 0, nil, err
 			}

@@ -43,6 +43,7 @@ var Def = plugin.Def{
 		},
 		"additionalProperties": false
 	}`,
+	ConsumerKey: "username",
 	ConsumerSchema: `{
 		"type": "object",
 		"properties": {

@@ -72,6 +72,7 @@ var Def = plugin.Def{
 		},
 		"additionalProperties": false
 	}`,
+	ConsumerKey: "key",
 	ConsumerSchema: `{
 		"type": "object",
 		"properties": {

@@ -39,6 +39,7 @@ var Def = plugin.Def{
 		},
 		"additionalProperties": false
 	}`,
+	ConsumerKey: "key",
 	ConsumerSchema: `{
 		"type": "object",
 		"properties": {"key": {"type": "string"}},

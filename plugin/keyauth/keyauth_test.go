@@ -161,6 +161,7 @@ func TestSecretReference(t *testing.T) {
 }
 
 func TestBuildErrors(t *testing.T) {
+	t.Setenv("SLUICE_TEST_DUP", "k")
 	reg := plugintest.Registry(t, keyauth.Def)
 	tests := []struct {
 		name string
@@ -171,6 +172,11 @@ func TestBuildErrors(t *testing.T) {
 		{"realm with a quote", plugintest.Config{Route: `{"key-auth":{"realm":"a\"b"}}`}, "/realm"},
 		{"credential without key", plugintest.Config{Consumers: map[string]string{"jack": `{"key-auth":{}}`}}, "consumers/jack: plugins.key-auth: /: missing property 'key'"},
 		{"duplicate key", plugintest.Config{Route: `{"key-auth":{}}`, Consumers: map[string]string{"a": `{"key-auth":{"key":"k"}}`, "b": `{"key-auth":{"key":"k"}}`}},
+			"consumers/b: plugins.key-auth.key: consumer a has the same key"},
+		// The consumers alone, as the Admin API checks a consumer's write.
+		{"duplicate key, no route", plugintest.Config{Consumers: map[string]string{"a": `{"key-auth":{"key":"k"}}`, "b": `{"key-auth":{"key":"k"}}`}},
+			"consumers/b: plugins.key-auth.key: consumer a has the same key"},
+		{"duplicate key through a secret", plugintest.Config{Consumers: map[string]string{"a": `{"key-auth":{"key":"$env://SLUICE_TEST_DUP"}}`, "b": `{"key-auth":{"key":"k"}}`}},
 			"consumers/b: plugins.key-auth.key: consumer a has the same key"},
 		{"unset env", plugintest.Config{Route: `{"key-auth":{}}`, Consumers: map[string]string{"a": `{"key-auth":{"key":"$env://SLUICE_TEST_UNSET_VAR"}}`}},
 			`consumers/a: plugins.key-auth.key: $env://SLUICE_TEST_UNSET_VAR: environment variable "SLUICE_TEST_UNSET_VAR" is not set`},
