@@ -64,6 +64,7 @@ type exchange struct {
 	rreq    route.Request
 	match   route.Match
 	tgt     *target
+	over    target              // tgt for an upstream a plugin chose (retarget)
 	nodes   *core.UpstreamNodes // the upstream's nodes when the request began
 	up      *upConn
 	tries   int
@@ -310,6 +311,7 @@ func (c *conn) begin() {
 	c.rreq.Host = host
 	c.rreq.RemoteAddr = c.remote.Addr()
 	c.vars.Local, c.vars.Remote = c.local, c.remote
+	c.vars.Body = c.bufferedBody()
 	var rt *route.Route
 	if tbl != nil {
 		rt = tbl.t.Lookup(&c.rreq, &c.match)

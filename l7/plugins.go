@@ -131,7 +131,7 @@ func (c *conn) proceed() {
 			return
 		}
 		if c.pc.Upstream != nil {
-			c.ups = c.pc.Upstream
+			c.retarget(c.pc.Upstream)
 		}
 		c.pluginHost = c.edits.NewHost() != nil
 		c.pc.UpstreamStart = c.loop.Now()

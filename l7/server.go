@@ -140,6 +140,7 @@ type target struct {
 	to       timeouts
 	passHost uint8
 	host     []byte
+	rto      *core.Timeouts // the route's own timeouts
 }
 
 type timeouts struct{ connect, send, read time.Duration }
@@ -171,20 +172,14 @@ func resolveTimeouts(route *core.Timeouts, up core.Timeouts) timeouts {
 }
 
 func newTarget(r *core.Route, up *core.UpstreamSet, ws bool) *target {
-	t := &target{id: r.ID, serviceID: r.ServiceID, up: up, ws: ws}
+	t := &target{id: r.ID, serviceID: r.ServiceID, up: up, ws: ws, rto: r.Timeout}
 	if up == nil {
 		// Only a route with plugins has none; a request its plugins let
 		// through is answered 503 (connectUpstream).
 		t.to = resolveTimeouts(r.Timeout, core.Timeouts{})
 		return t
 	}
-	t.to = resolveTimeouts(r.Timeout, up.Timeout)
-	switch up.PassHost {
-	case "node":
-		t.passHost = passHostNode
-	case "rewrite":
-		t.passHost, t.host = passHostRewrite, []byte(up.UpstreamHost)
-	}
+	t.useUpstream(up)
 	return t
 }
 
