@@ -566,7 +566,7 @@ func (c *conn) close() {
 func (c *conn) bodyChunk() ([]byte, bool) {
 	for {
 		if c.start < c.end {
-			n, err := c.reqBody.Skip(c.in[c.start:c.end])
+			n, err := c.skipReqBody(c.in[c.start:c.end])
 			if err != nil && err != codec.ErrNeedMore {
 				c.answer(requestError(err), true)
 				return nil, false

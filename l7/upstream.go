@@ -296,7 +296,7 @@ func (u *upConn) readResponse() {
 					return
 				}
 			} else if u.start < u.end {
-				k, err := u.body.Skip(u.in[u.start:u.end])
+				k, err := c.skipRespBody(&u.body, u.in[u.start:u.end])
 				if err != nil && err != codec.ErrNeedMore {
 					core.WarnOnce("l7-badbody-"+u.node.String(), "l7: upstream %s: bad response body framing: %v", u.node, err)
 					u.failed(&resp502, false)

@@ -26,6 +26,7 @@ type hook struct {
 	run    func(*Ctx) Result
 	see    func(*Ctx)
 	body   func(*Ctx, []byte, bool) []byte
+	read   func(*Ctx, []byte)
 	slot   uint16
 	filter *route.Expr
 	cost   *Cost
@@ -115,6 +116,15 @@ func (b *Build) compile(es []entry, global *Chain, owner string) (*Chain, error)
 		if x, ok := e.inst.(BodyFilter); ok {
 			h.body = x.BodyFilter
 			add(PhaseBodyFilter, h)
+		}
+		h.body = nil
+		if x, ok := e.inst.(RequestBodyReader); ok {
+			h.read = x.RequestBody
+			add(PhaseRequestBody, h)
+		}
+		if x, ok := e.inst.(ResponseBodyReader); ok {
+			h.read = x.ResponseBody
+			add(PhaseResponseBody, h)
 		}
 	}
 	return ch, nil
@@ -343,6 +353,7 @@ func (c *Ctx) BodyFilter(chunk []byte, last bool) []byte {
 		c.cur = h.slot
 		chunk = h.body(c, chunk, last)
 	}
+	c.ResponseBody(chunk) // the readers see what the client gets
 	return chunk
 }
 

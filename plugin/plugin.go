@@ -48,10 +48,14 @@ const (
 	PhaseBodyFilter
 	PhaseLog
 	PhasePreread
+	// PhaseRequestBody and PhaseResponseBody are where body readers
+	// (RequestBodyReader, ResponseBodyReader) see the bodies stream by.
+	PhaseRequestBody
+	PhaseResponseBody
 	numPhases
 )
 
-var phaseNames = [numPhases]string{"rewrite", "access", "before_proxy", "header_filter", "body_filter", "log", "preread"}
+var phaseNames = [numPhases]string{"rewrite", "access", "before_proxy", "header_filter", "body_filter", "log", "preread", "request_body", "response_body"}
 
 func (p Phase) String() string {
 	if p < numPhases {

@@ -8,13 +8,16 @@
 // (Stats.Dropped) when max_pending_entries records are pending; one
 // goroutine per logger formats the entries and writes whatever is queued
 // in one write(2), opening the file for each batch (so a rotated file is
-// followed). APISIX writes each entry as the request ends; here an entry
-// is written as soon as the goroutine gets to it, with no batching delay.
+// followed). Bodies (include_req_body, include_resp_body) and match work
+// as batchlog says. APISIX writes each entry as the request ends; here an
+// entry is written as soon as the goroutine gets to it, with no batching
+// delay.
 package filelogger
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -22,6 +25,7 @@ import (
 	"github.com/sluice-gateway/sluice/core"
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/internal/batchlog"
+	"github.com/sluice-gateway/sluice/route"
 )
 
 const name = "file-logger"
@@ -38,18 +42,17 @@ var Def = plugin.Def{
 		"properties": {
 			"path": {"type": "string", "minLength": 1},
 			"log_format": {"type": "object"},
-			"include_req_body": {"type": "boolean", "default": false},
-			"include_req_body_expr": {"type": "array", "minItems": 1, "items": {"type": "array"}},
-			"include_resp_body": {"type": "boolean", "default": false},
-			"include_resp_body_expr": {"type": "array", "minItems": 1, "items": {"type": "array"}}
+			"log_format_extra": {"type": "object"},` + batchlog.BodySchema + `,
+			"match": {"type": "array", "maxItems": 20, "items": {"type": "array"}}
 		},
-		"required": ["path"],
 		"additionalProperties": false
 	}`,
 	MetadataSchema: `{
 		"type": "object",
 		"properties": {
+			"path": {"type": "string", "minLength": 1},
 			"log_format": {"type": "object"},
+			"log_format_extra": {"type": "object"},
 			"max_pending_entries": {"type": "integer", "minimum": 1}
 		},
 		"additionalProperties": false
@@ -60,15 +63,16 @@ var Def = plugin.Def{
 type config struct {
 	Path           string          `json:"path"`
 	LogFormat      json.RawMessage `json:"log_format"`
-	IncludeReqBody bool            `json:"include_req_body"`
-	ReqBodyExpr    []any           `json:"include_req_body_expr"`
-	IncludeResp    bool            `json:"include_resp_body"`
-	RespBodyExpr   []any           `json:"include_resp_body_expr"`
+	LogFormatExtra json.RawMessage `json:"log_format_extra"`
+	Match          [][]any         `json:"match"`
+	batchlog.Bodies
 }
 
 type metadata struct {
-	LogFormat  json.RawMessage `json:"log_format"`
-	MaxPending int             `json:"max_pending_entries"`
+	Path           string          `json:"path"`
+	LogFormat      json.RawMessage `json:"log_format"`
+	LogFormatExtra json.RawMessage `json:"log_format_extra"`
+	MaxPending     int             `json:"max_pending_entries"`
 }
 
 // batchMax bounds one write: what the goroutine found queued, at most
@@ -76,21 +80,9 @@ type metadata struct {
 const batchMax = 1000
 
 func build(b *plugin.Build, data []byte) (any, error) {
-	var conf config
+	conf := config{Bodies: batchlog.DefaultBodies()}
 	if err := plugin.Decode(data, &conf); err != nil {
 		return nil, err
-	}
-	if conf.IncludeReqBody || conf.IncludeResp {
-		return nil, errors.New("include_req_body and include_resp_body are not supported yet (plugins do not see bodies for logging)")
-	}
-	path := conf.Path
-	if b.Config != nil {
-		path = b.Config.Resolve(path) // relative to config.yaml's directory
-	}
-	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-		// As in APISIX, not an error: the directory may come later, and
-		// until then each write fails and is logged.
-		core.WarnOnce("file-logger-dir-"+path, "file-logger: the directory of %s does not exist (yet)", path)
 	}
 	var meta metadata
 	md, err := b.Metadata(name)
@@ -100,6 +92,21 @@ func build(b *plugin.Build, data []byte) (any, error) {
 	if err := plugin.Decode(md, &meta); err != nil {
 		return nil, err
 	}
+	path := conf.Path
+	if path == "" {
+		path = meta.Path
+	}
+	if path == "" {
+		return nil, errors.New("path: set it in the plugin's config or in its plugin_metadata")
+	}
+	if b.Config != nil {
+		path = b.Config.Resolve(path) // relative to config.yaml's directory
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		// As in APISIX, not an error: the directory may come later, and
+		// until then each write fails and is logged.
+		core.WarnOnce("file-logger-dir-"+path, "file-logger: the directory of %s does not exist (yet)", path)
+	}
 	lf := conf.LogFormat
 	if len(lf) == 0 || string(lf) == "{}" {
 		lf = meta.LogFormat
@@ -108,11 +115,33 @@ func build(b *plugin.Build, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	extra := conf.LogFormatExtra
+	if len(extra) == 0 {
+		extra = meta.LogFormatExtra
+	}
+	if err := format.SetExtra(extra); err != nil {
+		return nil, err
+	}
+	capture, err := batchlog.CompileCapture(conf.Bodies, format)
+	if err != nil {
+		return nil, err
+	}
+	var match []*route.Expr
+	for i, m := range conf.Match {
+		x, err := route.CompileExpr(m)
+		if err != nil {
+			return nil, fmt.Errorf("match[%d]: %v", i, err)
+		}
+		match = append(match, x) // nil, an empty expression, holds
+	}
 	k := b.Keep(func() any { return new(batchlog.Kept) }).(*batchlog.Kept)
 	l := k.Get(string(md), func() *batchlog.Logger {
-		o := batchlog.Options{Name: name, MaxSize: batchMax, Eager: true, MaxPending: meta.MaxPending}
+		o := batchlog.Options{Name: name, MaxSize: batchMax, Eager: true, MaxPending: meta.MaxPending, Capture: capture, Match: match}
 		return batchlog.New(o, format, &sink{path: path}, &Stats)
 	})
+	if capture.Any() {
+		return &bodyLogger{logger{l: l, k: k}}, nil
+	}
 	return &logger{l: l, k: k}, nil
 }
 
@@ -123,17 +152,27 @@ type logger struct {
 }
 
 // Access keeps the request head of a request with a body, which the
-// server may overwrite while streaming the body.
+// server may overwrite while streaming the body, and decides on match
+// and bodies for it.
 func (p *logger) Access(c *plugin.Ctx) plugin.Result {
-	batchlog.SaveHead(c)
+	p.l.Access(c)
 	return plugin.Continue
 }
 
 // HeaderFilter keeps the upstream's response head.
-func (p *logger) HeaderFilter(c *plugin.Ctx) { batchlog.SaveResponse(c) }
+func (p *logger) HeaderFilter(c *plugin.Ctx) { p.l.HeaderFilter(c) }
 
-// Log queues the entry.
-func (p *logger) Log(c *plugin.Ctx) { p.l.Push(c) }
+// Log queues the entry, when match holds.
+func (p *logger) Log(c *plugin.Ctx) { p.l.Log(c) }
+
+// bodyLogger is a logger that includes bodies: only it reads them.
+type bodyLogger struct{ logger }
+
+// RequestBody copies the request body, up to max_req_body_bytes.
+func (p *bodyLogger) RequestBody(c *plugin.Ctx, chunk []byte) { p.l.RequestBody(c, chunk) }
+
+// ResponseBody copies the response body, up to max_resp_body_bytes.
+func (p *bodyLogger) ResponseBody(c *plugin.Ctx, chunk []byte) { p.l.ResponseBody(c, chunk) }
 
 // sink appends lines to the file.
 type sink struct {
@@ -164,7 +203,9 @@ func (s *sink) Write(entries [][]byte) error {
 }
 
 var (
-	_ plugin.Accessor     = (*logger)(nil)
-	_ plugin.HeaderFilter = (*logger)(nil)
-	_ plugin.Logger       = (*logger)(nil)
+	_ plugin.Accessor           = (*logger)(nil)
+	_ plugin.HeaderFilter       = (*logger)(nil)
+	_ plugin.Logger             = (*logger)(nil)
+	_ plugin.RequestBodyReader  = (*bodyLogger)(nil)
+	_ plugin.ResponseBodyReader = (*bodyLogger)(nil)
 )

@@ -80,9 +80,10 @@ func TestDocExamples(t *testing.T) {
 		}
 	}
 	for conf, want := range map[string]string{
-		`{"file-logger":{}}`: "missing property 'path'",
-		`{"file-logger":{"path":"x","include_resp_body":true}}`: "not supported yet",
-		`{"file-logger":{"path":"x","batch_max_size":1}}`:       "additional properties 'batch_max_size' not allowed",
+		`{"file-logger":{}}`: "path: set it in the plugin's config or in its plugin_metadata",
+		`{"file-logger":{"path":"x","match":[[["arg_a","~~~","1"]]]}}`: "match[0]",
+		`{"file-logger":{"path":"x","match":[1]}}`:                     "/match/0",
+		`{"file-logger":{"path":"x","batch_max_size":1}}`:              "additional properties 'batch_max_size' not allowed",
 	} {
 		_, err := plugintest.Build(t, reg, plugintest.Config{Route: conf})
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -137,7 +138,7 @@ func TestConcurrentAndRotation(t *testing.T) {
 	wg.Wait()
 	ls := readLines(t, path, 1000)
 	for _, l := range ls {
-		if l != `{"h":"example.com","ua":"test","route_id":"1","service_id":""}` {
+		if l != `{"h":"example.com","ua":"test","route_id":"1"}` {
 			t.Fatalf("line %q", l)
 		}
 	}

@@ -5,7 +5,11 @@
 // The log hook copies the request and response heads and a few fields
 // into a record from the logger's pool and queues it, never waiting: with
 // max_pending_entries records queued or being formatted, an entry is
-// dropped and counted (Stats.Dropped). One goroutine per logger (a
+// dropped and counted (Stats.Dropped). With include_req_body or
+// include_resp_body the instance also reads the bodies as they stream
+// through the proxy (plugin.RequestBodyReader, ResponseBodyReader), copying
+// at most max_*_body_bytes of each into the record, within the loggers'
+// shared batchlog.DefaultBodyBudget. One goroutine per logger (a
 // configured instance, kept across config snapshots while its config is
 // unchanged) formats entries and sends batches; it ends when idle.
 //
@@ -20,7 +24,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,10 +50,7 @@ var Def = plugin.Def{
 			"auth_header": {"type": "string"},
 			"timeout": {"type": "integer", "minimum": 1, "default": 3},
 			"log_format": {"type": "object"},
-			"include_req_body": {"type": "boolean", "default": false},
-			"include_req_body_expr": {"type": "array", "minItems": 1, "items": {"type": "array"}},
-			"include_resp_body": {"type": "boolean", "default": false},
-			"include_resp_body_expr": {"type": "array", "minItems": 1, "items": {"type": "array"}},
+			"log_format_extra": {"type": "object"},` + batchlog.BodySchema + `,
 			"concat_method": {"type": "string", "enum": ["json", "new_line"], "default": "json"},
 			"ssl_verify": {"type": "boolean", "default": false},` + batchlog.BatchSchema + `
 		},
@@ -61,6 +61,7 @@ var Def = plugin.Def{
 		"type": "object",
 		"properties": {
 			"log_format": {"type": "object"},
+			"log_format_extra": {"type": "object"},
 			"max_pending_entries": {"type": "integer", "minimum": 1}
 		},
 		"additionalProperties": false
@@ -73,27 +74,23 @@ type config struct {
 	AuthHeader     string          `json:"auth_header"`
 	Timeout        int             `json:"timeout"`
 	LogFormat      json.RawMessage `json:"log_format"`
-	IncludeReqBody bool            `json:"include_req_body"`
-	ReqBodyExpr    []any           `json:"include_req_body_expr"`
-	IncludeResp    bool            `json:"include_resp_body"`
-	RespBodyExpr   []any           `json:"include_resp_body_expr"`
+	LogFormatExtra json.RawMessage `json:"log_format_extra"`
 	ConcatMethod   string          `json:"concat_method"`
 	SSLVerify      bool            `json:"ssl_verify"`
+	batchlog.Bodies
 	batchlog.Batch
 }
 
 type metadata struct {
-	LogFormat  json.RawMessage `json:"log_format"`
-	MaxPending int             `json:"max_pending_entries"`
+	LogFormat      json.RawMessage `json:"log_format"`
+	LogFormatExtra json.RawMessage `json:"log_format_extra"`
+	MaxPending     int             `json:"max_pending_entries"`
 }
 
 func build(b *plugin.Build, data []byte) (any, error) {
-	conf := config{Timeout: 3, ConcatMethod: "json", Batch: batchlog.DefaultBatch("http logger")}
+	conf := config{Timeout: 3, ConcatMethod: "json", Bodies: batchlog.DefaultBodies(), Batch: batchlog.DefaultBatch("http logger")}
 	if err := plugin.Decode(data, &conf); err != nil {
 		return nil, err
-	}
-	if conf.IncludeReqBody || conf.IncludeResp {
-		return nil, errors.New("include_req_body and include_resp_body are not supported yet (plugins do not see bodies for logging)")
 	}
 	u, err := url.Parse(conf.URI)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -115,14 +112,28 @@ func build(b *plugin.Build, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	extra := conf.LogFormatExtra
+	if len(extra) == 0 {
+		extra = meta.LogFormatExtra
+	}
+	if err := format.SetExtra(extra); err != nil {
+		return nil, err
+	}
+	capture, err := batchlog.CompileCapture(conf.Bodies, format)
+	if err != nil {
+		return nil, err
+	}
 	// One logger per configured instance, kept across snapshots while its
 	// config and the metadata it read are unchanged.
 	k := b.Keep(func() any { return new(batchlog.Kept) }).(*batchlog.Kept)
 	l := k.Get(string(md), func() *batchlog.Logger {
 		o := batchlog.FromBatch(conf.Batch)
-		o.MaxPending = meta.MaxPending
+		o.MaxPending, o.Capture = meta.MaxPending, capture
 		return batchlog.New(o, format, newSink(&conf), &Stats)
 	})
+	if capture.Any() {
+		return &bodyLogger{logger{l: l, k: k}}, nil
+	}
 	return &logger{l: l, k: k}, nil
 }
 
@@ -133,17 +144,27 @@ type logger struct {
 }
 
 // Access keeps the request head of a request with a body, which the
-// server may overwrite while streaming the body.
+// server may overwrite while streaming the body, and decides on bodies.
 func (p *logger) Access(c *plugin.Ctx) plugin.Result {
-	batchlog.SaveHead(c)
+	p.l.Access(c)
 	return plugin.Continue
 }
 
 // HeaderFilter keeps the upstream's response head.
-func (p *logger) HeaderFilter(c *plugin.Ctx) { batchlog.SaveResponse(c) }
+func (p *logger) HeaderFilter(c *plugin.Ctx) { p.l.HeaderFilter(c) }
 
 // Log queues the entry.
-func (p *logger) Log(c *plugin.Ctx) { p.l.Push(c) }
+func (p *logger) Log(c *plugin.Ctx) { p.l.Log(c) }
+
+// bodyLogger is a logger that includes bodies: only it reads them, so a
+// route whose logger does not costs the proxy nothing for its bodies.
+type bodyLogger struct{ logger }
+
+// RequestBody copies the request body, up to max_req_body_bytes.
+func (p *bodyLogger) RequestBody(c *plugin.Ctx, chunk []byte) { p.l.RequestBody(c, chunk) }
+
+// ResponseBody copies the response body, up to max_resp_body_bytes.
+func (p *bodyLogger) ResponseBody(c *plugin.Ctx, chunk []byte) { p.l.ResponseBody(c, chunk) }
 
 // sink POSTs batches.
 type sink struct {
@@ -209,7 +230,9 @@ func (s *sink) Write(entries [][]byte) error {
 }
 
 var (
-	_ plugin.Accessor     = (*logger)(nil)
-	_ plugin.HeaderFilter = (*logger)(nil)
-	_ plugin.Logger       = (*logger)(nil)
+	_ plugin.Accessor           = (*logger)(nil)
+	_ plugin.HeaderFilter       = (*logger)(nil)
+	_ plugin.Logger             = (*logger)(nil)
+	_ plugin.RequestBodyReader  = (*bodyLogger)(nil)
+	_ plugin.ResponseBodyReader = (*bodyLogger)(nil)
 )

@@ -149,14 +149,18 @@ func TestDocExamples(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	reg := plugintest.Registry(t, httplogger.Def)
 	for conf, want := range map[string]string{
-		`{"http-logger":{}}`:                                                                          "missing property 'uri'",
-		`{"http-logger":{"uri":"ftp://x/y"}}`:                                                         `uri: want an http:// or https:// URL, got "ftp://x/y"`,
-		`{"http-logger":{"uri":"http://x","batch_max_size":0}}`:                                       "/batch_max_size: minimum",
-		`{"http-logger":{"uri":"http://x","concat_method":"csv"}}`:                                    "/concat_method",
-		`{"http-logger":{"uri":"http://x","include_req_body":true}}`:                                  "include_req_body and include_resp_body are not supported yet",
-		`{"http-logger":{"uri":"http://x","log_format":{"a":1}}}`:                                     "log_format.a: want a string",
-		`{"http-logger":{"uri":"http://x","keepalive":60}}`:                                           "additional properties 'keepalive' not allowed",
-		`{"http-logger":{"uri":"http://x","log_format":{"a":{"b":{"c":{"d":{"e":{"f":"$host"}}}}}}}}`: "nest at most 5 deep",
+		`{"http-logger":{}}`:                                       "missing property 'uri'",
+		`{"http-logger":{"uri":"ftp://x/y"}}`:                      `uri: want an http:// or https:// URL, got "ftp://x/y"`,
+		`{"http-logger":{"uri":"http://x","batch_max_size":0}}`:    "/batch_max_size: minimum",
+		`{"http-logger":{"uri":"http://x","concat_method":"csv"}}`: "/concat_method",
+		`{"http-logger":{"uri":"http://x","include_req_body":true,"include_req_body_expr":[["arg_a","~~~","1"]]}}`: "include_req_body_expr",
+		`{"http-logger":{"uri":"http://x","include_resp_body":true,"include_resp_body_expr":[]}}`:                  "/include_resp_body_expr: minItems",
+		`{"http-logger":{"uri":"http://x","max_req_body_bytes":0}}`:                                                "/max_req_body_bytes: minimum",
+		`{"http-logger":{"uri":"http://x","log_format_extra":{"a":1}}}`:                                            "log_format_extra.a: want a string",
+		`{"http-logger":{"uri":"http://x","match":[]}}`:                                                            "additional properties 'match' not allowed",
+		`{"http-logger":{"uri":"http://x","log_format":{"a":1}}}`:                                                  "log_format.a: want a string",
+		`{"http-logger":{"uri":"http://x","keepalive":60}}`:                                                        "additional properties 'keepalive' not allowed",
+		`{"http-logger":{"uri":"http://x","log_format":{"a":{"b":{"c":{"d":{"e":{"f":"$host"}}}}}}}}`:              "nest at most 5 deep",
 	} {
 		_, err := plugintest.Build(t, reg, plugintest.Config{Route: conf})
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -218,7 +222,7 @@ func TestLogFormat(t *testing.T) {
 	ch := build(t, fmt.Sprintf(`{"http-logger":{"uri":%q,"batch_max_size":1,"log_format":{"host":"$host","client_ip":"$remote_addr","ua":"$http_user_agent","arg":"$arg_b","none":"$http_x_none","lit":"text","st":"$status","who":"$consumer_name","req":{"m":"$request_method","line":"$request"}}}}`, rc.URL), meta)
 	logRequests(ch, 1, get)
 	ps := rc.wait(t, 1, array)
-	want := `{"arg":"x%20y","client_ip":"192.0.2.7","host":"example.com","lit":"text","req":{"line":"GET /hello?a=1&b=x%20y&b=2&flag HTTP/1.1","m":"GET"},"st":"200","ua":"test","who":"jack","route_id":"1","service_id":""}`
+	want := `{"arg":"x%20y","client_ip":"192.0.2.7","host":"example.com","lit":"text","req":{"line":"GET /hello?a=1&b=x%20y&b=2&flag HTTP/1.1","m":"GET"},"st":"200","ua":"test","who":"jack","route_id":"1"}`
 	if ps[0].body != want {
 		t.Errorf("got  %s\nwant %s", ps[0].body, want)
 	}
@@ -226,7 +230,7 @@ func TestLogFormat(t *testing.T) {
 	rc2 := newReceiver(t)
 	ch = build(t, fmt.Sprintf(`{"http-logger":{"uri":%q,"batch_max_size":1}}`, rc2.URL), meta)
 	logRequests(ch, 1, get)
-	if ps := rc2.wait(t, 1, array); ps[0].body != `{"from_meta":"example.com","route_id":"1","service_id":""}` {
+	if ps := rc2.wait(t, 1, array); ps[0].body != `{"from_meta":"example.com","route_id":"1"}` {
 		t.Errorf("metadata format: %s", ps[0].body)
 	}
 }
@@ -262,7 +266,7 @@ func TestConcatNewLine(t *testing.T) {
 	ch := build(t, fmt.Sprintf(`{"http-logger":{"uri":%q,"batch_max_size":2,"concat_method":"new_line","log_format":{"h":"$host"}}}`, rc.URL), "")
 	logRequests(ch, 2, get)
 	ps := rc.wait(t, 2, lines)
-	if len(ps) != 1 || ps[0].body != "{\"h\":\"example.com\",\"route_id\":\"1\",\"service_id\":\"\"}\n{\"h\":\"example.com\",\"route_id\":\"1\",\"service_id\":\"\"}" {
+	if len(ps) != 1 || ps[0].body != "{\"h\":\"example.com\",\"route_id\":\"1\"}\n{\"h\":\"example.com\",\"route_id\":\"1\"}" {
 		t.Errorf("posts %q", ps)
 	}
 }

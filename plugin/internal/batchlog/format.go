@@ -21,6 +21,9 @@ import (
 // objects.
 type Format struct {
 	custom []field
+	// extra is log_format_extra: fields added to the full log where it
+	// has no such key.
+	extra []field
 }
 
 type field struct {
@@ -35,6 +38,7 @@ type field struct {
 type logVar struct {
 	special int
 	rv      route.Var
+	header  string // varSentHTTP's response header
 }
 
 const (
@@ -55,6 +59,8 @@ const (
 	varServiceID
 	varRouteName
 	varServiceName
+	varRequestBody
+	varSentHTTP
 )
 
 var specialVars = map[string]int{
@@ -63,6 +69,7 @@ var specialVars = map[string]int{
 	"time_iso8601": varTimeISO8601, "time_local": varTimeLocal, "msec": varMsec, "hostname": varHostname,
 	"request": varRequestLine, "consumer_name": varConsumerName, "route_id": varRouteID,
 	"service_id": varServiceID, "route_name": varRouteName, "service_name": varServiceName,
+	"request_body": varRequestBody,
 }
 
 // maxDepth is how deep log_format objects nest, as APISIX allows.
@@ -98,6 +105,10 @@ func compileFields(m map[string]any, at string, depth int) ([]field, error) {
 		case string:
 			if name, ok := strings.CutPrefix(v, "$"); ok && name != "" {
 				lv := &logVar{special: specialVars[name]}
+				if h, ok := strings.CutPrefix(name, "sent_http_"); ok && h != "" {
+					// nginx's $sent_http_<name>: a response header.
+					lv.special, lv.header = varSentHTTP, strings.ReplaceAll(strings.ToLower(h), "_", "-")
+				}
 				if lv.special == varRoute {
 					lv.rv = route.ParseVar(name)
 				}
@@ -128,15 +139,54 @@ func compileFields(m map[string]any, at string, depth int) ([]field, error) {
 // Custom reports whether the format is a log_format.
 func (f *Format) Custom() bool { return f.custom != nil }
 
+// SetExtra compiles log_format_extra: fields added on top of the full
+// log, where it has no such key (ignored with a log_format, as in APISIX).
+func (f *Format) SetExtra(data []byte) error {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || string(t) == "null" {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("log_format_extra: want an object: %v", err)
+	}
+	fs, err := compileFields(m, "log_format_extra", 1)
+	if err != nil {
+		return err
+	}
+	f.extra = fs
+	return nil
+}
+
+// usesRequestBody reports whether the entries show $request_body.
+func (f *Format) usesRequestBody() bool {
+	fs := f.custom
+	if fs == nil {
+		fs = f.extra
+	}
+	return usesVar(fs, varRequestBody)
+}
+
+func usesVar(fs []field, special int) bool {
+	for i := range fs {
+		if fs[i].v != nil && fs[i].v.special == special || usesVar(fs[i].kids, special) {
+			return true
+		}
+	}
+	return false
+}
+
 // formatter is a worker's scratch for formatting records.
 type formatter struct {
-	req   codec.Request
-	resp  codec.Response
-	rreq  route.Request
-	match route.Match
-	vars  plugin.RequestVars
-	okReq bool
-	tmp   []byte
+	req    codec.Request
+	resp   codec.Response
+	rreq   route.Request
+	match  route.Match
+	vars   plugin.RequestVars
+	ctx    plugin.Ctx // for conditions decided here (Logger.decide)
+	okReq  bool
+	tmp    []byte
+	parsed *Record // the record the heads were parsed for
 }
 
 var hostname = func() string { h, _ := os.Hostname(); return h }()
@@ -146,6 +196,10 @@ var ServerVersion = "sluice"
 
 // parse parses the record's heads again (off the loop).
 func (st *formatter) parse(r *Record) {
+	if st.parsed == r {
+		return
+	}
+	st.parsed = r
 	st.req.Reset()
 	_, err := st.req.Parse(r.Head)
 	st.okReq = err == nil && len(r.Head) > 0
@@ -167,19 +221,39 @@ func (st *formatter) parse(r *Record) {
 	}
 }
 
+// context is a plugin context over the parsed record, for expressions:
+// the request's variables, and the status, consumer and route ids.
+func (st *formatter) context(r *Record) *plugin.Ctx {
+	c := &st.ctx
+	c.Reset(nil)
+	c.Route, c.Match = &st.rreq, &st.match
+	if st.okReq {
+		c.Req = &st.req
+	}
+	if len(r.RespHead) > 0 {
+		c.Resp = &st.resp
+	}
+	c.Status, c.Consumer = r.Status, r.ConsumerRef
+	c.RouteID, c.ServiceID = r.RouteID, r.ServiceID
+	c.Remote, c.Local = r.Remote, r.Local
+	st.vars.Ctx = c
+	return c
+}
+
 // Append formats r as one JSON object onto b.
 func (f *Format) Append(b []byte, st *formatter, r *Record) []byte {
 	st.parse(r)
+	st.parsed = nil
 	if f.custom != nil {
 		b = st.appendFields(b, f.custom, r, true)
 		return b
 	}
-	return st.appendFull(b, r)
+	return st.appendFull(b, f, r)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func (st *formatter) appendFull(b []byte, r *Record) []byte {
+func (st *formatter) appendFull(b []byte, f *Format, r *Record) []byte {
 	b = append(b, `{"request":{`...)
 	if st.okReq {
 		host := st.rreq.Host
@@ -200,6 +274,11 @@ func (st *formatter) appendFull(b []byte, r *Record) []byte {
 		b = appendQuery(b, st.req.Query())
 		b = append(b, ',')
 	}
+	if r.HasReqBody && len(r.ReqBody) > 0 { // no body: no key, as APISIX
+		b = append(b, `"body":`...)
+		b = appendBytes(b, r.ReqBody)
+		b = append(b, ',')
+	}
 	b = append(b, `"size":`...)
 	b = strconv.AppendInt(b, r.BytesIn, 10)
 	b = append(b, `},"response":{"status":`...)
@@ -208,6 +287,10 @@ func (st *formatter) appendFull(b []byte, r *Record) []byte {
 	b = appendHeaders(b, &st.resp)
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, r.BytesOut, 10)
+	if r.HasRespBody && len(r.RespBody) > 0 {
+		b = append(b, `,"body":`...)
+		b = appendBytes(b, gunzipped(r.RespBody, &st.resp, r.RespMax))
+	}
 	b = append(b, `},"server":{"hostname":`...)
 	b = appendString(b, hostname)
 	b = append(b, `,"version":`...)
@@ -239,7 +322,34 @@ func (st *formatter) appendFull(b []byte, r *Record) []byte {
 	}
 	b = append(b, `,"apisix_latency":`...)
 	b = strconv.AppendFloat(b, ms(gw), 'f', -1, 64)
+	for i := range f.extra {
+		fl := &f.extra[i]
+		if fullHas(fl.key, r) {
+			continue
+		}
+		mark := len(b)
+		b = append(b, ',')
+		if b = st.appendField(b, fl, r); len(b) == mark+1 {
+			b = b[:mark] // absent: no key
+		}
+	}
 	return append(b, '}')
+}
+
+// fullHas reports whether the full log has key for r (log_format_extra
+// adds only keys it lacks).
+func fullHas(key string, r *Record) bool {
+	switch key {
+	case "request", "response", "server", "service_id", "route_id", "client_ip", "start_time", "latency", "apisix_latency":
+		return true
+	case "upstream":
+		return r.Node.IsValid()
+	case "consumer":
+		return r.Consumer != ""
+	case "upstream_latency":
+		return !r.UpstreamStart.IsZero()
+	}
+	return false
 }
 
 // latencies are APISIX's: the whole request, the upstream part (from the
@@ -386,33 +496,47 @@ func (st *formatter) appendFields(b []byte, fs []field, r *Record, top bool) []b
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, f.key)
-		b = append(b, ':')
-		switch {
-		case f.kids != nil:
-			b = st.appendFields(b, f.kids, r, false)
-		case f.v != nil:
-			val, ok := st.eval(f.v, r)
-			if !ok {
-				b = b[:mark] // an absent variable leaves its key out
-				continue
-			}
-			b = appendBytes(b, val)
-		default:
-			b = appendString(b, f.lit)
+		before := len(b)
+		if b = st.appendField(b, f, r); len(b) == before {
+			b = b[:mark] // an absent variable leaves its key out
+			continue
 		}
 		n++
 	}
 	if top {
+		// As APISIX: the matched route's id and, when it has one, its
+		// service's.
 		if n > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `"route_id":`...)
 		b = appendString(b, r.RouteID)
-		b = append(b, `,"service_id":`...)
-		b = appendString(b, r.ServiceID)
+		if r.ServiceID != "" {
+			b = append(b, `,"service_id":`...)
+			b = appendString(b, r.ServiceID)
+		}
 	}
 	return append(b, '}')
+}
+
+// appendField writes "key":value, or nothing when its variable is absent.
+func (st *formatter) appendField(b []byte, f *field, r *Record) []byte {
+	mark := len(b)
+	b = appendString(b, f.key)
+	b = append(b, ':')
+	switch {
+	case f.kids != nil:
+		b = st.appendFields(b, f.kids, r, false)
+	case f.v != nil:
+		val, ok := st.eval(f.v, r)
+		if !ok {
+			return b[:mark]
+		}
+		b = appendBytes(b, val)
+	default:
+		b = appendString(b, f.lit)
+	}
+	return b
 }
 
 // eval reads one variable for r; the value is valid until the next eval.
@@ -470,6 +594,13 @@ func (st *formatter) eval(v *logVar, r *Record) ([]byte, bool) {
 		t = append(t, r.RouteName...)
 	case varServiceName:
 		t = append(t, r.ServiceName...)
+	case varRequestBody:
+		if !r.HasReqBody || len(r.ReqBody) == 0 {
+			return nil, false
+		}
+		return r.ReqBody, true
+	case varSentHTTP:
+		return st.resp.Get(v.header)
 	}
 	st.tmp = t
 	return t, true

@@ -36,6 +36,19 @@ type Record struct {
 	// Strings of the config snapshot, which never change.
 	RouteID, ServiceID, Consumer string
 	RouteName, ServiceName       string
+	// ReqBody and RespBody are the bodies as far as they were captured
+	// (Capture), when Has*Body; RespMax caps a gzip body's decoding.
+	ReqBody, RespBody       []byte
+	HasReqBody, HasRespBody bool
+	RespMax                 int
+	// ConsumerRef is the identified consumer, for conditions decided on
+	// the logger's goroutine ($consumer_name).
+	ConsumerRef *plugin.Consumer
+	drop        bool  // over the body budget: dropped at Push
+	charged     int64 // body bytes counted in the budget
+	// matchLater and respLater: match and include_resp_body_expr are
+	// decided by the logger's goroutine (Logger.decide).
+	matchLater, respLater bool
 }
 
 // Queue is a logger's bounded queue of records and their pool. Hooks on
@@ -79,8 +92,12 @@ func (q *Queue) get() *Record {
 }
 
 // saved are the heads a request's earlier phases copied (plugin.State),
-// into the request's scratch (Ctx.Alloc, reused across requests).
-type saved struct{ head, resp []byte }
+// into the request's scratch (Ctx.Alloc, reused across requests); rec is
+// the record taken early to capture bodies into.
+type saved struct {
+	head, resp []byte
+	rec        *Record
+}
 
 // SaveHead copies the request head now, for a request with a body: the
 // server may stream the body through the buffer the head is in, so the
@@ -112,13 +129,26 @@ func SaveResponse(c *plugin.Ctx) {
 // record is queued or being formatted it drops the entry and counts it.
 // It never blocks, and allocates only while the pool grows (a record and
 // its heads' capacity, at most max over the logger's life).
-func (q *Queue) Push(c *plugin.Ctx) {
-	r := q.get()
+func (q *Queue) Push(c *plugin.Ctx) { q.push(c, false) }
+
+func (q *Queue) push(c *plugin.Ctx, matchLater bool) {
+	sv := plugin.State[saved](c)
+	r := sv.rec
+	sv.rec = nil
 	if r == nil {
+		if r = q.get(); r != nil {
+			r.resetBodies()
+		}
+	}
+	if r == nil || r.drop {
 		q.stats.Dropped.Add(1)
+		if r != nil {
+			q.put(r)
+		}
 		return
 	}
-	fill(r, c, plugin.State[saved](c))
+	fill(r, c, sv)
+	r.matchLater = matchLater
 	select {
 	case q.q <- r:
 		q.stats.Queued.Add(1)
@@ -154,6 +184,7 @@ func fill(r *Record, c *plugin.Ctx, sv *saved) {
 	r.Node, r.Remote, r.Local = c.Node, c.Remote, c.Local
 	r.RouteID, r.ServiceID = c.RouteID, c.ServiceID
 	r.Consumer, r.RouteName, r.ServiceName = "", "", ""
+	r.ConsumerRef = c.Consumer
 	if c.Consumer != nil {
 		r.Consumer = c.Consumer.Username
 	}
@@ -164,6 +195,7 @@ func fill(r *Record, c *plugin.Ctx, sv *saved) {
 
 // put returns a record to the pool once the worker has formatted it.
 func (q *Queue) put(r *Record) {
+	r.releaseBodies()
 	select {
 	case q.free <- r:
 	default:

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sluice-gateway/sluice/core"
+	"github.com/sluice-gateway/sluice/route"
 )
 
 // Batch is APISIX's batch processor settings (seconds, as configured).
@@ -51,6 +52,10 @@ type Options struct {
 	// MaxPending bounds the records queued or being formatted; more are
 	// dropped and counted.
 	MaxPending int
+	// Capture is what the logger copies of the bodies; Match (file-logger)
+	// logs only requests one of whose expressions holds (none: all).
+	Capture Capture
+	Match   []*route.Expr
 }
 
 // FromBatch converts APISIX's settings.
@@ -168,6 +173,11 @@ func (l *Logger) drain() {
 
 // add formats r into the batch and returns it to the pool.
 func (l *Logger) add(r *Record) {
+	if !l.decide(r) {
+		l.st.parsed = nil // r goes back to the pool
+		l.put(r)
+		return
+	}
 	now := time.Now()
 	if l.n == 0 {
 		l.first = now
