@@ -70,7 +70,30 @@ func (ss *session) preread(ch *plugin.Chain, local, remote netip.AddrPort, route
 	sc.rreq.RemoteAddr = remote.Addr()
 	pc.Route, pc.Match = &sc.rreq, &sc.match
 	pc.Remote, pc.Local, pc.RouteID, pc.Loop = remote, local, routeID, ss.loop.ID
-	return !pc.Preread().Stopped()
+	res := pc.Preread()
+	pc.Status = res.Status // a refusal's status, for the log hooks
+	return !res.Stopped()
+}
+
+// ended tells the log hooks how the stream went (prometheus's stream
+// metrics): 200 for a clean close, 502 for a relay error or no upstream
+// (the side at fault is not known); the node and the bytes each way.
+func (ss *session) ended(r *core.Relay, err error) {
+	if ss.plug == nil {
+		return
+	}
+	pc := &ss.plug.pc
+	pc.Status = 200
+	if err != nil || r == nil {
+		pc.Status = 502
+	}
+	if ss.node >= 0 && ss.node < len(ss.nodes.Addrs) {
+		pc.Node = ss.nodes.Addrs[ss.node]
+	}
+	if r != nil {
+		pc.BytesIn, pc.BytesOut = r.BytesUp(), r.BytesDown()
+	}
+	ss.logPlugins()
 }
 
 // logPlugins runs the log hooks once, when the stream ends.

@@ -178,7 +178,7 @@ func (ss *session) fail(err error) {
 	core.WarnOnce(fmt.Sprintf("l4-fail-%s", ss.route), "l4: stream route %s: no upstream node could be reached (last error: %v); closing the client (%s)", ss.route, err, ss.remote)
 	ss.loop.Close(ss.client)
 	ss.loop.Conns.Add(-1)
-	ss.logPlugins()
+	ss.ended(nil, err)
 }
 
 func (ss *session) done(r *core.Relay, err error) {
@@ -186,6 +186,6 @@ func (ss *session) done(r *core.Relay, err error) {
 	if err != nil {
 		core.Debugf("l4: %s → %s ended: %v (%d bytes up, %d down)", ss.remote, ss.nodes.Addrs[ss.node], err, r.BytesUp(), r.BytesDown())
 	}
+	ss.ended(r, err) // before report forgets the node
 	ss.report(false)
-	ss.logPlugins()
 }

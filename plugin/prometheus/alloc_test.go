@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-gateway/sluice/core"
 	"github.com/sluice-gateway/sluice/plugin"
 	"github.com/sluice-gateway/sluice/plugin/plugintest"
 	"github.com/sluice-gateway/sluice/plugin/prometheus"
@@ -43,6 +44,42 @@ func TestLogAllocs(t *testing.T) {
 		c.Log()
 	}
 	for range 2 * 4 * 3 * 3 * len(metas) {
+		run()
+	}
+	if n := testing.AllocsPerRun(1000, run); n != 0 {
+		t.Errorf("%.2f allocs per log, want 0", n)
+	}
+}
+
+// Extra labels (a log-phase variable, a route name, a request header read
+// in access) keep the hook free of allocations once their series exist.
+func TestLogAllocsExtraLabels(t *testing.T) {
+	e := prometheus.NewExporter()
+	if err := e.Configure(&core.PrometheusAttr{Metrics: map[string]core.PrometheusMetricAttr{
+		"http_status": {ExtraLabels: []map[string]string{{"upstream_addr": "$upstream_addr"}, {"route_name": "$route_name"}}},
+		"bandwidth":   {ExtraLabels: []map[string]string{{"tenant": "$http_x_tenant"}, {"status": "$status"}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	reg := plugintest.Registry(t, prometheus.NewDef(e))
+	ch := plugintest.MustBuild(t, reg, plugintest.Config{Route: `{"prometheus":{}}`})
+	reqs := []*plugintest.Request{
+		plugintest.NewRequest("GET / HTTP/1.1\r\nHost: a\r\nX-Tenant: acme\r\n\r\n", "127.0.0.1:5000"),
+		plugintest.NewRequest("GET / HTTP/1.1\r\nHost: a\r\nX-Tenant: other\r\n\r\n", "127.0.0.1:5000"),
+	}
+	meta := &plugin.RouteMeta{Name: "r"}
+	nodes := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.2:80")}
+	i := 0
+	run := func() {
+		c := reqs[i%2].Reset(ch)
+		c.Status, c.Node, c.RouteMeta = 200+i%3, nodes[i%2], meta
+		c.Start = time.Now()
+		c.BytesIn = 10
+		i++
+		c.Request()
+		c.Log()
+	}
+	for range 24 {
 		run()
 	}
 	if n := testing.AllocsPerRun(1000, run); n != 0 {

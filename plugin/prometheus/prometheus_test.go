@@ -46,6 +46,21 @@ func TestSchemaErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", conf, err, want)
 		}
 	}
+	// The page's metadata example is accepted; what sluice has no metric
+	// or label for is refused, naming it.
+	for md, want := range map[string]string{
+		`{"disabled_labels":{"http_status":["node","consumer"],"http_latency":["node"]}}`: "",
+		`{"disabled_labels":{"bandwidth":["route","service","consumer","node"]}}`:         "",
+		`{"disabled_labels":{"llm_latency":["node"]}}`:                                    "additional properties 'llm_latency' not allowed",
+		`{"disabled_labels":{"http_status":["code"]}}`:                                    "/disabled_labels/http_status/0",
+		`{"disabled_labels":{"http_status":["request_type"]}}`:                            "/disabled_labels/http_status/0",
+		`{"expire":1}`: "additional properties 'expire' not allowed",
+	} {
+		_, err := plugintest.Build(t, reg, plugintest.Config{Route: `{"prometheus":{}}`, Metadata: map[string]string{"prometheus": md}})
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("metadata %s: error %v, want %q", md, err, want)
+		}
+	}
 }
 
 // served starts an exporter's listener on a loopback port.
