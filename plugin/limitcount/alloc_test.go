@@ -21,6 +21,10 @@ func TestAllocs(t *testing.T) {
 		{"constant", `{"count":1000000000,"time_window":60,"key_type":"constant","key":"k"}`},
 		{"group", `{"count":1000000000,"time_window":60,"group":"g"}`},
 		{"rejected", `{"count":1,"time_window":60,"rejected_msg":"no"}`},
+		{"sliding", `{"count":1000000000,"time_window":60,"window_type":"sliding"}`},
+		{"sliding rejected", `{"count":1,"time_window":60,"window_type":"sliding"}`},
+		{"count and window from variables", `{"count":"${http_x_quota ?? 1000000000}","time_window":"${arg_w ?? 60}"}`},
+		{"rules", `{"rules":[{"count":1000000000,"time_window":60,"key":"$http_x_user"},{"count":"${arg_n ?? 1000000000}","time_window":60,"key":"$arg_k","header_prefix":"k"}]}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := build(t, `{"limit-count":`+tt.conf+`}`)

@@ -10,7 +10,7 @@ import (
 )
 
 // The example configs of APISIX's limit-count page (docs/en/latest/plugins/
-// limit-count.md, 3.15): the local ones are accepted and behave as the page
+// limit-count.md, 3.18): the local ones are accepted and behave as the page
 // says; the Redis ones are refused, naming why.
 func TestAPISIXDocExamples(t *testing.T) {
 	accepted := []struct {
@@ -48,8 +48,33 @@ func TestAPISIXDocExamples(t *testing.T) {
 		{"Share Quota Among APISIX Nodes with a Redis Cluster",
 			`{"count":1,"time_window":30,"rejected_code":429,"key":"remote_addr","policy":"redis-cluster","redis_cluster_nodes":["192.168.xxx.xxx:6379","192.168.xxx.xxx:16379"],"redis_password":"p@ssw0rd","redis_cluster_name":"redis-cluster-1","redis_cluster_ssl":true}`,
 			`policy "redis-cluster" is not supported yet`},
+		{"Share Quota Among APISIX Nodes with Redis Sentinel",
+			`{"count":1,"time_window":30,"rejected_code":429,"key":"remote_addr","policy":"redis-sentinel","redis_sentinels":[{"host":"192.168.xxx.xxx","port":26379},{"host":"192.168.xxx.xxx","port":26380},{"host":"192.168.xxx.xxx","port":26381}],"redis_master_name":"mymaster","redis_password":"p@ssw0rd","sentinel_password":"s3ntinelp@ss","redis_database":1}`,
+			`policy "redis-sentinel" is not supported yet`},
+		{"Reduce Redis Round Trips with Delayed Synchronization",
+			`{"count":1000,"time_window":60,"rejected_code":429,"key":"remote_addr","policy":"redis","redis_host":"192.168.xxx.xxx","redis_port":6379,"redis_password":"p@ssw0rd","redis_database":1,"sync_interval":1}`,
+			`policy "redis" is not supported yet`},
 	}
+	// Apply Sliding Window Rate Limiting: 10 in 60 s, the 11th refused.
+	ch := build(t, `{"limit-count":{"count":10,"time_window":60,"rejected_code":429,"key":"remote_addr","window_type":"sliding"}}`)
+	for i := range 11 {
+		want := "200"
+		if i == 10 {
+			want = "429"
+		}
+		if got := hit(ch, get, "10.0.0.1:1", at(float64(i))); !strings.HasPrefix(got, want+" ") {
+			t.Errorf("sliding, request %d: %s, want %s", i+1, got, want)
+		}
+	}
+	// Customize Rate Limiting Headers: the metadata's names.
 	reg := plugintest.Registry(t, limitcount.Def)
+	ch = plugintest.MustBuild(t, reg, plugintest.Config{
+		Route:    `{"limit-count":{"count":1,"time_window":30,"rejected_code":429,"key_type":"var","key":"remote_addr"}}`,
+		Metadata: map[string]string{"limit-count": `{"limit_header":"X-Custom-RateLimit-Limit","remaining_header":"X-Custom-RateLimit-Remaining","reset_header":"X-Custom-RateLimit-Reset"}`},
+	})
+	if got := hit(ch, get, "10.0.0.1:1", at(2)); got != "200 X-Custom-RateLimit-Limit: 1, X-Custom-RateLimit-Remaining: 0, X-Custom-RateLimit-Reset: 28" {
+		t.Errorf("custom headers: %s", got)
+	}
 	for _, ex := range refused {
 		_, err := plugintest.Build(t, reg, plugintest.Config{Route: `{"limit-count":` + ex.conf + `}`})
 		if err == nil || !strings.Contains(err.Error(), ex.want) {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/sluice-gateway/sluice/internal/e2e"
 	"github.com/sluice-gateway/sluice/plugin"
+	"github.com/sluice-gateway/sluice/plugin/keyauth"
 	"github.com/sluice-gateway/sluice/plugin/limitcount"
+	"github.com/sluice-gateway/sluice/plugin/proxyrewrite"
 )
 
 // fetch GETs url and returns the status, the three quota headers and the
@@ -114,4 +116,49 @@ routes:
 			t.Errorf("old config: %q", got)
 		}
 	})
+}
+
+// APISIX's page's examples through the proxy, as the page sends them
+// (consumers with key-auth keys in place of the credentials resource):
+// the quota per remote address and consumer name, and a service's quota
+// shared by two routes that proxy-rewrite to /get.
+func TestDocExamplesThroughProxy(t *testing.T) {
+	up := e2e.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) }))
+	n := e2e.Start(t, e2e.Options{Plugins: []plugin.Def{limitcount.Def, keyauth.Def, proxyrewrite.Def}, Routes: `
+consumers:
+  - {"username": "john", "plugins": {"key-auth": {"key": "john-key"}}}
+  - {"username": "jane", "plugins": {"key-auth": {"key": "jane-key"}}}
+services:
+  - {"id": "limit-count-service", "plugins": {"limit-count": {"count": 1, "time_window": 30, "rejected_code": 429, "policy": "local", "group": "srv1"}},
+     "upstream": {"type": "roundrobin", "nodes": {"` + up + `": 1}}}
+routes:
+  - {"id": "limit-count-route", "uri": "/get", "plugins": {"key-auth": {}, "limit-count": {"count": 1, "time_window": 30, "rejected_code": 429,
+      "key_type": "var_combination", "key": "$remote_addr $consumer_name"}}, "upstream": {"type": "roundrobin", "nodes": {"` + up + `": 1}}}
+  - {"id": "limit-count-route-1", "service_id": "limit-count-service", "uri": "/get1", "plugins": {"proxy-rewrite": {"uri": "/get"}}}
+  - {"id": "limit-count-route-2", "service_id": "limit-count-service", "uri": "/get2", "plugins": {"proxy-rewrite": {"uri": "/get"}}}
+`})
+	do := func(path, key string) string {
+		rq, _ := http.NewRequest("GET", n.URL+path, nil)
+		if key != "" {
+			rq.Header.Set("apikey", key)
+		}
+		res, err := e2e.Client().Do(rq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return fmt.Sprintf("%d %s", res.StatusCode, strings.TrimSpace(string(b)))
+	}
+	for _, tt := range []struct{ path, key, want string }{
+		{"/get", "jane-key", "200 /get"},
+		{"/get", "john-key", "200 /get"},
+		{"/get", "jane-key", `429 {"error_msg":"429 Too Many Requests"}`},
+		{"/get1", "", "200 /get"},
+		{"/get2", "", `429 {"error_msg":"429 Too Many Requests"}`},
+	} {
+		if got := do(tt.path, tt.key); got != tt.want {
+			t.Errorf("%s as %q: %s, want %s", tt.path, tt.key, got, tt.want)
+		}
+	}
 }

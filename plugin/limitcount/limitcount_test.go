@@ -388,3 +388,103 @@ func TestGroupSurvivesCheckBuilds(t *testing.T) {
 	check(t, chs[0], []step{{want: "503"}})
 	check(t, chs[1], []step{{want: "503"}})
 }
+
+// A sliding window counts the previous window's requests too, weighted by
+// how much of it the window still covers, so a key cannot spend its quota
+// twice around a boundary, as with a fixed window.
+func TestSlidingWindow(t *testing.T) {
+	ch := build(t, `{"limit-count":{"count":4,"time_window":10,"window_type":"sliding","rejected_code":429}}`)
+	check(t, ch, []step{
+		{when: 6, want: "200 " + hdrs(4, 3, 4)},
+		{when: 7, want: "200 " + hdrs(4, 2, 3)},
+		{when: 8, want: "200 " + hdrs(4, 1, 2)},
+		{when: 9, want: "200 " + hdrs(4, 0, 1)},
+		{when: 9.5, want: "429 " + hdrs(4, 0, 1)},
+		// A new window: the last one's 4 still weigh 4 × 9.5/10 = 3.8.
+		{when: 10.5, want: "200 " + hdrs(4, 0, 10)},
+		// 3.6 + 1 >= 4; Reset is APISIX's wait for room, 9 - 3/0.4 = 1.5 s.
+		{when: 11, want: "429 " + hdrs(4, 0, 2)},
+		// Half the window on, the last window's share is 2.
+		{when: 15, want: "200 " + hdrs(4, 0, 5)},
+		{when: 15.1, want: "200 " + hdrs(4, 0, 5)}, // 1.96 + 2 < 4
+		{when: 15.2, want: "429 " + hdrs(4, 0, 3)}, // 1.92 + 3 >= 4: room in 4.8 - 1/0.4 = 2.3 s
+		// Two windows on, the count is the current window's alone.
+		{when: 31, want: "200 " + hdrs(4, 3, 9)},
+	})
+}
+
+// count and time_window as variables (APISIX 3.16's lua-resty-expr-like
+// strings), with defaults; a value that is not a positive integer is an
+// error (500), unless allow_degradation lets the request through.
+func TestNumbersFromVariables(t *testing.T) {
+	quota := func(q string) string {
+		return "GET /get HTTP/1.1\r\nHost: example.com\r\nX-Quota: " + q + "\r\n\r\n"
+	}
+	ch := build(t, `{"limit-count":{"count":"${http_x_quota ?? 1}","time_window":"$arg_w","show_limit_quota_header":true}}`)
+	check(t, ch, []step{
+		{raw: "GET /get?w=60 HTTP/1.1\r\nHost: a\r\n\r\n", want: "200 " + hdrs(1, 0, 60)},
+		{raw: "GET /get?w=60 HTTP/1.1\r\nHost: a\r\n\r\n", want: "503 " + hdrs(1, 0, 60)},
+		// Another window length counts apart.
+		{raw: "GET /get?w=30 HTTP/1.1\r\nHost: a\r\n\r\n", want: "200 " + hdrs(1, 0, 30)},
+		{raw: "GET /get?w=60 HTTP/1.1\r\nHost: a\r\nX-Quota: 3\r\n\r\n", want: "200 " + hdrs(3, 1, 60)},
+		{raw: "GET /get HTTP/1.1\r\nHost: a\r\n\r\n", want: "500"},                      // no time_window
+		{raw: "GET /get?w=60 HTTP/1.1\r\nHost: a\r\nX-Quota: 1.5\r\n\r\n", want: "500"}, // not an integer
+		{raw: "GET /get?w=60 HTTP/1.1\r\nHost: a\r\nX-Quota: 0\r\n\r\n", want: "500"},
+	})
+	ch = build(t, `{"limit-count":{"count":"$http_x_quota","time_window":60,"allow_degradation":true}}`)
+	check(t, ch, []step{
+		{raw: quota("x"), want: "200"},
+		{raw: quota("1"), want: "200 " + hdrs(1, 0, 60)},
+		{raw: quota("1"), want: "503 " + hdrs(1, 0, 60)},
+	})
+}
+
+// rules apply in turn, each keyed by its variables (skipped when none is
+// present), with its headers prefixed; a request no rule applies to is
+// refused with 500, as APISIX does.
+func TestRules(t *testing.T) {
+	ch := build(t, `{"limit-count":{"rejected_code":429,"rules":[
+		{"count":2,"time_window":60,"key":"$http_x_user"},
+		{"count":"${http_x_tier_quota ?? 1}","time_window":30,"key":"tier:${http_x_tier}","header_prefix":"Tier"}]}}`)
+	req := func(hdrs ...string) string {
+		raw := "GET /get HTTP/1.1\r\nHost: a\r\n"
+		for _, h := range hdrs {
+			raw += h + "\r\n"
+		}
+		return raw + "\r\n"
+	}
+	h1 := func(rem int) string {
+		return fmt.Sprintf("X-1-RateLimit-Limit: 2, X-1-RateLimit-Remaining: %d, X-1-RateLimit-Reset: 60", rem)
+	}
+	ht := func(limit, rem int) string {
+		return fmt.Sprintf("X-Tier-RateLimit-Limit: %d, X-Tier-RateLimit-Remaining: %d, X-Tier-RateLimit-Reset: 30", limit, rem)
+	}
+	check(t, ch, []step{
+		{raw: req("X-User: ann"), want: "200 " + h1(1)},
+		{raw: req("X-User: ann", "X-Tier: gold"), want: "200 " + h1(0) + ", " + ht(1, 0)},
+		{raw: req("X-User: ann"), want: "429 " + h1(0)},
+		{raw: req("X-Tier: gold"), want: "429 " + ht(1, 0)},
+		{raw: req("X-Tier: gold", "X-Tier-Quota: 3"), want: "200 " + ht(3, 1)},
+		{raw: req("X-Tier: silver"), want: "200 " + ht(1, 0)},
+		{raw: req("X-Other: 1"), want: "500"},
+	})
+	for conf, want := range map[string]string{
+		`{"count":1,"time_window":1,"rules":[{"count":1,"time_window":1,"key":"$remote_addr"}]}`:    "count/time_window and rules cannot be specified at the same time",
+		`{"group":"g","rules":[{"count":1,"time_window":1,"key":"$remote_addr"}]}`:                  "group and rules cannot be specified at the same time",
+		`{"rules":[{"count":1,"time_window":1,"key":"$a"},{"count":2,"time_window":1,"key":"$a"}]}`: `rules[1]: duplicate key "$a" in rules`,
+		`{"rules":[{"count":1,"time_window":1,"key":"plain"}]}`:                                     `rules[0].key: "plain" names no $variable`,
+		`{"rules":[{"count":1,"key":"$a"}]}`:                                                        "missing property 'time_window'",
+		`{"rules":[{"count":"x","time_window":1,"key":"$a"}]}`:                                      `rules[0].count: "x" is neither an integer nor has a $variable`,
+		`{"rules":[]}`:                  "/rules: minItems",
+		`{"count":"0","time_window":1}`: "count: want 1 to",
+		`{"count":1,"time_window":1,"window_type":"rolling"}`:                                                                     "/window_type: value must be one of",
+		`{"count":1,"time_window":1,"sync_interval":0.05}`:                                                                        "sync_interval: want -1 or at least 0.1",
+		`{"count":1,"time_window":1,"policy":"redis-sentinel","redis_sentinels":[{"host":"h","port":1}],"redis_master_name":"m"}`: `policy "redis-sentinel" is not supported yet`,
+		`{"count":1,"time_window":1,"sentinel_password":"x"}`:                                                                     "sentinel_password: Redis settings are not supported yet",
+	} {
+		_, err := plugintest.Build(t, plugintest.Registry(t, limitcount.Def), plugintest.Config{Route: `{"limit-count":` + conf + `}`})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s:\n\tgot %v\n\twant %q", conf, err, want)
+		}
+	}
+}

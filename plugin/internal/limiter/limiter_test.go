@@ -81,7 +81,11 @@ func TestTemplate(t *testing.T) {
 		{"${http_x_user}-${arg_k}!", "ann-v!"},
 		{"$http_x_missing|", "|"},
 		{`\$remote_addr`, `\$remote_addr`},
-		{"cost $ 5 ${ x} ${}", "cost $ 5 ${ x} ${}"},
+		{"cost $ 5 ${ x} ${}", "cost $ 5  ${}"}, // ${ x } is x, absent, as in APISIX
+		{"${http_x_custom_conn ?? 5}", "5"},
+		{"${ http_x_user ?? 5 }/${http_x_user??}", "ann/ann"},
+		{"${http_x_none??}|", "|"},
+		{"${a b}", "${a b}"}, // not a name: literal
 		{"${remote_port}:$server_port", "5000:9080"},
 		{"$uri?$args", "/p?k=v"},
 		{"$route_id/$consumer_name", "1/"},

@@ -8,8 +8,10 @@ import (
 )
 
 // CheckPolicy refuses what the limit plugins cannot do yet: counters
-// shared through Redis (policy redis or redis-cluster, and any redis_*
-// setting, which the schemas let through so that this names them).
+// shared through Redis (policy redis, redis-cluster or redis-sentinel, and
+// any redis_*, sentinel_* or key_ttl setting, which the schemas let
+// through so that this names them). A Go Redis client is not among
+// sluice's dependencies.
 func CheckPolicy(conf []byte) error {
 	var fields map[string]json.RawMessage
 	_ = json.Unmarshal(conf, &fields)
@@ -22,7 +24,7 @@ func CheckPolicy(conf []byte) error {
 	}
 	var redis []string
 	for k := range fields {
-		if strings.HasPrefix(k, "redis_") {
+		if strings.HasPrefix(k, "redis_") || strings.HasPrefix(k, "sentinel_") || k == "key_ttl" {
 			redis = append(redis, k)
 		}
 	}

@@ -1,6 +1,8 @@
 package limiter
 
 import (
+	"strings"
+
 	"github.com/sluice-gateway/sluice/plugin"
 )
 
@@ -8,7 +10,8 @@ import (
 // $consumer_name", "client ${http_x_id}"), as core.utils.resolve_var reads
 // it: $name or ${name}, where a name is letters, digits, '_' and '.', and
 // a '$' right after a backslash is literal (the backslash stays). An
-// absent variable becomes "".
+// absent variable becomes "", or the default of ${name ?? default}
+// (spaces around the name and ?? are allowed).
 type Template struct {
 	parts []part
 	vars  int
@@ -16,10 +19,12 @@ type Template struct {
 }
 
 type part struct {
-	lit  []byte
-	v    plugin.Var
-	fast fastVar
-	isV  bool
+	lit    []byte
+	v      plugin.Var
+	fast   fastVar
+	isV    bool
+	def    []byte // ${name ?? def}
+	hasDef bool
 }
 
 // ParseTemplate compiles s.
@@ -31,13 +36,17 @@ func ParseTemplate(s string) Template {
 			continue
 		}
 		name, end := "", 0
+		var def string
+		hasDef := false
 		if i+1 < len(s) && s[i+1] == '{' {
-			j := i + 2
-			for j < len(s) && isNameByte(s[j]) {
-				j++
-			}
-			if j > i+2 && j < len(s) && s[j] == '}' {
-				name, end = s[i+2:j], j+1
+			if j := strings.IndexByte(s[i+2:], '}'); j > 0 {
+				inner := strings.TrimSpace(s[i+2 : i+2+j])
+				n, d, ok := strings.Cut(inner, "??")
+				n = strings.TrimSpace(n)
+				if n != "" && strings.IndexFunc(n, func(r rune) bool { return r > 127 || !isNameByte(byte(r)) }) < 0 {
+					name, end = n, i+3+j
+					def, hasDef = strings.TrimSpace(d), ok
+				}
 			}
 		}
 		if name == "" {
@@ -55,7 +64,7 @@ func ParseTemplate(s string) Template {
 		if i > start {
 			t.parts = append(t.parts, part{lit: []byte(s[start:i])})
 		}
-		t.parts = append(t.parts, part{isV: true, v: plugin.ParseVar(name), fast: fastVarOf(name)})
+		t.parts = append(t.parts, part{isV: true, v: plugin.ParseVar(name), fast: fastVarOf(name), def: []byte(def), hasDef: hasDef})
 		t.vars++
 		start, i = end, end-1
 	}
@@ -98,6 +107,9 @@ func (t *Template) Append(c *plugin.Ctx, dst []byte) ([]byte, int) {
 		default:
 			if v, ok := c.Get(&p.v); ok {
 				dst = append(dst, v...)
+				n++
+			} else if p.hasDef {
+				dst = append(dst, p.def...)
 				n++
 			}
 		}
