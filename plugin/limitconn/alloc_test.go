@@ -20,6 +20,7 @@ func TestAllocs(t *testing.T) {
 		{"pass/var_combination", `{"conn":1000,"burst":0,"default_conn_delay":0.1,"key_type":"var_combination","key":"$remote_addr $http_x_user"}`},
 		{"refused", `{"conn":1,"burst":0,"default_conn_delay":0.1,"key":"remote_addr","rejected_msg":"no"}`},
 		{"paused", `{"conn":1,"burst":10,"default_conn_delay":0.1,"key":"remote_addr"}`},
+		{"rules", `{"default_conn_delay":0.1,"rules":[{"conn":"${http_x_conn ?? 1000}","burst":0,"key":"$remote_addr"},{"conn":1000,"burst":1,"key":"${http_x_user}"}]}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := build(t, tt.conf)

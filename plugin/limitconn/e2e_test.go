@@ -125,3 +125,60 @@ stream_routes:
 		}
 	})
 }
+
+// The page's "Rate Limit by Rules" example through the proxy, as the page
+// sends it: seven concurrent requests of one subscription get six 200s
+// (one of them delayed) and one 429.
+func TestDocRulesThroughProxy(t *testing.T) {
+	arrived := make(chan struct{}, 8)
+	release := make(chan struct{})
+	up := e2e.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	n := e2e.Start(t, e2e.Options{Plugins: []plugin.Def{limitconn.Def}, Routes: `routes: [{
+		"id": "limit-conn-rules-route", "uri": "/get",
+		"plugins": {"limit-conn": {"rejected_code": 429, "default_conn_delay": 0.1, "policy": "local", "rules": [
+			{"key": "${http_x_subscription_id}", "conn": "${http_x_custom_conn ?? 5}", "burst": 1},
+			{"key": "${http_x_trial_id}", "conn": 1, "burst": 1}]}},
+		"upstream": {"type": "roundrobin", "nodes": {"` + up + `": 1}}}]` + "\n"})
+	codes := make(chan int, 7)
+	for range 7 {
+		go func() {
+			rq, _ := http.NewRequest("GET", n.URL+"/get", nil)
+			rq.Header.Set("X-Subscription-ID", "sub-123456789")
+			res, err := e2e.Client().Do(rq)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	got := map[int]int{}
+	timeout := time.After(10 * time.Second)
+	for waiting := 6; waiting > 0; {
+		select {
+		case <-arrived:
+			waiting--
+		case c := <-codes:
+			got[c]++
+		case <-timeout:
+			t.Fatalf("only %d requests reached the upstream; answers so far %v", 6-waiting, got)
+		}
+	}
+	close(release)
+	for len(got) == 0 || got[200]+got[429]+got[0] < 7 {
+		select {
+		case c := <-codes:
+			got[c]++
+		case <-timeout:
+			t.Fatalf("answers %v", got)
+		}
+	}
+	if got[200] != 6 || got[429] != 1 {
+		t.Errorf("answers %v, want six 200 and one 429", got)
+	}
+}

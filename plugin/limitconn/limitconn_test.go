@@ -205,6 +205,13 @@ func TestConfigErrors(t *testing.T) {
 		{`{"conn":1,"burst":0,"default_conn_delay":1,"key":"k","key_type":"constant"}`, "/key_type"},
 		{`{"conn":1,"burst":0,"default_conn_delay":1,"key":"remote_addr","policy":"redis","redis_host":"h"}`, `policy "redis" is not supported yet`},
 		{`{"conn":1,"burst":0,"default_conn_delay":1,"key":"remote_addr","nope":true}`, "additional properties 'nope' not allowed"},
+		{`{"conn":1,"burst":0,"default_conn_delay":1}`, "missing property 'key'"},
+		{`{"conn":1,"burst":0,"default_conn_delay":1,"key":"remote_addr","key_ttl":60}`, "key_ttl: Redis settings are not supported yet"},
+		{`{"default_conn_delay":1,"rules":[{"conn":1,"burst":0,"key":"$a"}],"conn":1}`, "conn, burst and key cannot be set with rules"},
+		{`{"default_conn_delay":1,"rules":[{"conn":1,"burst":0,"key":"a"}]}`, `rules[0].key: "a" names no $variable`},
+		{`{"default_conn_delay":1,"rules":[{"conn":"x","burst":0,"key":"$a"}]}`, `rules[0].conn: "x" is neither an integer`},
+		{`{"default_conn_delay":1,"rules":[{"conn":1,"key":"$a"}]}`, "missing property 'burst'"},
+		{`{"default_conn_delay":1,"rules":[]}`, "/rules: minItems"},
 	}
 	reg := plugintest.Registry(t, limitconn.Def)
 	for _, tt := range tests {
@@ -215,12 +222,12 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// The example configs of APISIX's limit-conn page (3.15).
+// The example configs of APISIX's limit-conn page (3.18).
 func TestAPISIXDocExamples(t *testing.T) {
 	for _, ex := range []struct{ name, conf, want string }{
 		{"Apply Rate Limiting by Remote Address", `{"conn":2,"burst":1,"default_conn_delay":0.1,"key_type":"var","key":"remote_addr","policy":"local","rejected_code":429}`, ""},
 		{"Apply Rate Limiting by Remote Address and Consumer Name", `{"conn":2,"burst":1,"default_conn_delay":0.1,"rejected_code":429,"key_type":"var_combination","key":"$remote_addr $consumer_name"}`, ""},
-		{"Rate Limit WebSocket Connections", `{"conn":2,"burst":1,"default_conn_delay":0.1,"key_type":"var","key":"remote_addr","rejected_code":429}`, ""},
+		{"Rate Limit WebSocket Connections", `{"conn":2,"burst":1,"default_conn_delay":0.1,"key_type":"var","key":"remote_addr","rejected_code":429,"policy":"local"}`, ""},
 		{"Share Quota Among APISIX Nodes with a Redis Server", `{"conn":1,"burst":1,"default_conn_delay":0.1,"rejected_code":429,"key_type":"var","key":"remote_addr","policy":"redis","redis_host":"192.168.xxx.xxx","redis_port":6379,"redis_password":"p@ssw0rd","redis_database":1}`, `policy "redis" is not supported yet`},
 		{"Share Quota Among APISIX Nodes with a Redis Cluster", `{"conn":1,"burst":1,"default_conn_delay":0.1,"rejected_code":429,"key_type":"var","key":"remote_addr","policy":"redis-cluster","redis_cluster_nodes":["192.168.xxx.xxx:6379","192.168.xxx.xxx:16379"],"redis_password":"p@ssw0rd","redis_cluster_name":"redis-cluster-1","redis_cluster_ssl":true}`, `policy "redis-cluster" is not supported yet`},
 	} {
@@ -243,6 +250,78 @@ func TestAPISIXDocExamples(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Rate Limit by Rules (APISIX 3.16+), the page's example: a rule per
+// subscription whose conn comes from a header (default 5), a stricter one
+// per trial id; a rule whose key is absent does not apply, and a request
+// no rule applies to gets 500, as in APISIX.
+func TestRules(t *testing.T) {
+	f := newFlight(t, `{"rejected_code":429,"default_conn_delay":0.1,"policy":"local","only_use_default_delay":true,"rules":[
+		{"key":"${http_x_subscription_id}","conn":"${http_x_custom_conn ?? 5}","burst":1},
+		{"key":"${http_x_trial_id}","conn":1,"burst":1}]}`)
+	req := func(hdrs ...string) string {
+		raw := "GET /get HTTP/1.1\r\nHost: a\r\n"
+		for _, h := range hdrs {
+			raw += h + "\r\n"
+		}
+		return raw + "\r\n"
+	}
+	count := func(name string, n int, hdrs ...string) string {
+		got := map[string]int{}
+		for i := range n {
+			r := f.enter(fmt.Sprintf("%s%d", name, i), req(hdrs...), "10.0.0.1:1")
+			got[strings.Fields(r)[0]]++
+		}
+		return fmt.Sprint(got)
+	}
+	leaveAll := func() {
+		for n := range f.rs {
+			f.leave(n)
+		}
+	}
+	// 7 at once on one subscription: 5 in, 1 in the burst, 1 refused.
+	if got := count("s", 7, "X-Subscription-ID: sub-123456789"); got != "map[429:1 pass:5 wait:1]" {
+		t.Errorf("subscription, default conn: %s", got)
+	}
+	leaveAll()
+	if got := count("c", 5, "X-Subscription-ID: sub-123456789", "X-Custom-Conn: 1"); got != "map[429:3 pass:1 wait:1]" {
+		t.Errorf("subscription, X-Custom-Conn 1: %s", got)
+	}
+	leaveAll()
+	if got := count("t", 5, "X-Trial-ID: trial-123456789"); got != "map[429:3 pass:1 wait:1]" {
+		t.Errorf("trial: %s", got)
+	}
+	leaveAll()
+	// A conn that is not a number skips its rule; then none applies.
+	if got := count("x", 1, "X-Subscription-ID: s", "X-Custom-Conn: many"); got != "map[500:1]" {
+		t.Errorf("unresolvable conn: %s", got)
+	}
+	if got := count("n", 1); got != "map[500:1]" {
+		t.Errorf("no rule applies: %s", got)
+	}
+	leaveAll()
+	// Both rules count a request that has both keys; leaving frees both.
+	if got := count("b", 3, "X-Subscription-ID: both", "X-Custom-Conn: 1", "X-Trial-ID: both"); got != "map[429:1 pass:1 wait:1]" {
+		t.Errorf("both rules: %s", got)
+	}
+	leaveAll()
+	if got := count("a", 1, "X-Subscription-ID: both", "X-Custom-Conn: 1", "X-Trial-ID: both"); got != "map[pass:1]" {
+		t.Errorf("after leaving: %s", got)
+	}
+	// conn and burst from variables at the top level: an unresolvable one
+	// is 500, or passes with allow_degradation.
+	f = newFlight(t, `{"conn":"$http_x_conn","burst":0,"default_conn_delay":0.1,"key":"remote_addr"}`)
+	if got := count("v", 2, "X-Conn: 1"); got != "map[503:1 pass:1]" {
+		t.Errorf("conn from a header: %s", got)
+	}
+	if got := count("w", 1); got != "map[500:1]" {
+		t.Errorf("no conn: %s", got)
+	}
+	f = newFlight(t, `{"conn":"$http_x_conn","burst":0,"default_conn_delay":0.1,"key":"remote_addr","allow_degradation":true}`)
+	if got := count("d", 1); got != "map[pass:1]" {
+		t.Errorf("no conn, allow_degradation: %s", got)
 	}
 }
 
