@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-gateway/sluice/internal/e2e"
 	"github.com/sluice-gateway/sluice/plugin"
+	"github.com/sluice-gateway/sluice/plugin/keyauth"
 	"github.com/sluice-gateway/sluice/plugin/limitreq"
 )
 
@@ -81,5 +82,49 @@ routes:
 	// Its turn is a second after the first request's: never sooner.
 	if d := delayed.at.Sub(first); d < 900*time.Millisecond {
 		t.Errorf("delayed request answered %v after the first, want its turn at 1s", d)
+	}
+}
+
+// The page's "Apply Rate Limiting by Remote Address and Consumer Name"
+// through the proxy, as the page sends it (consumers with key-auth keys
+// in place of the credentials resource): each consumer gets its request
+// within the second, more are refused.
+func TestDocConsumerExampleThroughProxy(t *testing.T) {
+	up := e2e.Upstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	n := e2e.Start(t, e2e.Options{Plugins: []plugin.Def{limitreq.Def, keyauth.Def}, Routes: `
+consumers:
+  - {"username": "john", "plugins": {"key-auth": {"key": "john-key"}}}
+  - {"username": "jane", "plugins": {"key-auth": {"key": "jane-key"}}}
+routes:
+  - {"id": "limit-req-route", "uri": "/get", "plugins": {"key-auth": {}, "limit-req": {"rate": 1, "burst": 0,
+      "key": "$remote_addr $consumer_name", "key_type": "var_combination", "rejected_code": 429, "policy": "local"}},
+     "upstream": {"type": "roundrobin", "nodes": {"` + up + `": 1}}}
+`})
+	status := func(key string) int {
+		rq, _ := http.NewRequest("GET", n.URL+"/get", nil)
+		rq.Header.Set("apikey", key)
+		res, err := e2e.Client().Do(rq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// Four requests within one second; a loaded machine that stretches
+	// them past it gets another try.
+	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		got := []int{status("jane-key"), status("john-key"), status("jane-key"), status("john-key")}
+		if time.Since(start) < 900*time.Millisecond {
+			if fmt.Sprint(got) != "[200 200 429 429]" {
+				t.Errorf("jane, john, jane, john: %v", got)
+			}
+			return
+		}
+		if attempt == 3 {
+			t.Fatal("four requests never fit in a second")
+		}
+		time.Sleep(2 * time.Second)
 	}
 }

@@ -178,18 +178,29 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// The example configs of APISIX's limit-req page (3.15).
+// The example configs of APISIX's limit-req page (3.18).
 func TestAPISIXDocExamples(t *testing.T) {
 	tests := []struct {
 		name, conf string
 		steps      []step
 	}{
-		{"Apply Rate Limiting by Remote Address", `{"rate":1,"burst":0,"key":"remote_addr","key_type":"var","rejected_code":429,"nodelay":true}`,
+		{"Apply Rate Limiting by Remote Address", `{"rate":1,"burst":0,"key":"remote_addr","key_type":"var","rejected_code":429,"policy":"local","nodelay":true}`,
 			[]step{{want: "pass"}, {want: "429"}, {want: "429"}}},
-		{"Apply Rate Limiting with Burst", `{"rate":1,"burst":1,"key":"remote_addr","rejected_code":429}`,
+		{"Implement API Throttling (at once)", `{"rate":1,"burst":1,"key":"remote_addr","rejected_code":429,"policy":"local"}`,
 			[]step{{want: "pass"}, {want: "wait 1s"}, {want: "429"}}},
-		{"... with nodelay patched in", `{"rate":1,"burst":1,"key":"remote_addr","rejected_code":429,"nodelay":true}`,
+		// The page's three requests one after the other (curl waits for each
+		// answer): the second waits its turn, the third comes after it and
+		// waits too — "200 responses: 3".
+		{"Implement API Throttling (one after the other)", `{"rate":1,"burst":1,"key":"remote_addr","rejected_code":429,"policy":"local"}`,
+			[]step{{when: 0, want: "pass"}, {when: 0, want: "wait 1s"}, {when: 1, want: "wait 1s"}}},
+		// PATCH {"nodelay": true} merges into the route's config. The page
+		// says "200 responses: 1 ; 429 responses: 2", which is what burst 0
+		// gives; with its burst of 1, APISIX's resty.limit.req lets the
+		// second through too (excess 1000 is not above burst 1000).
+		{"... with nodelay patched in", `{"rate":1,"burst":1,"key":"remote_addr","rejected_code":429,"policy":"local","nodelay":true}`,
 			[]step{{want: "pass"}, {want: "pass"}, {want: "429"}}},
+		{"... or burst updated to 0", `{"rate":1,"burst":0,"key":"remote_addr","rejected_code":429,"policy":"local"}`,
+			[]step{{want: "pass"}, {want: "429"}, {want: "429"}}},
 		{"Rate Limit by Remote Address and Consumer Name", `{"rate":1,"burst":0,"key":"$remote_addr $consumer_name","key_type":"var_combination","rejected_code":429}`,
 			[]step{{want: "pass"}, {want: "429"}}},
 	}
