@@ -109,11 +109,15 @@ func TestE2EDelivers(t *testing.T) {
 			}
 		}
 	}
+	// The log phase runs once the answer is written, so a request's entry
+	// may be queued after the next request's (another loop's): compare
+	// the entries in any order.
 	want := []string{
 		"GET /hello?q=1 200 r1 jack up=true xup=yes",
-		"POST /hello?q=1 200 r1 jack up=true xup=yes",
 		"GET /hello?q=1 401 r1 - up=false xup=<nil>",
+		"POST /hello?q=1 200 r1 jack up=true xup=yes",
 	}
+	sort.Strings(got)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
