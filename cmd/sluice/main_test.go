@@ -164,21 +164,23 @@ func echoServer(t *testing.T, handle func(net.Conn)) string {
 // most 64 MiB (the budget; by design it is one buffer per direction).
 func TestFloodIntoNonReadingClientBoundsRSS(t *testing.T) {
 	const flood = 256 << 20
-	var written atomic.Int64
-	up := echoServer(t, func(c net.Conn) {
-		buf := make([]byte, 1<<20)
-		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		for written.Load() < flood {
-			n, err := c.Write(buf)
-			written.Add(int64(n))
-			if err != nil {
-				return
-			}
-		}
-	})
 	for _, mode := range []string{"auto", "off"} {
 		t.Run("splice-"+mode, func(t *testing.T) {
-			written.Store(0)
+			// An upstream and a count of its own per mode: a connection
+			// left from the previous mode's proxy (it is stopped in its
+			// cleanup) must not add to this one's count.
+			var written atomic.Int64
+			up := echoServer(t, func(c net.Conn) {
+				buf := make([]byte, 1<<20)
+				c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				for written.Load() < flood {
+					n, err := c.Write(buf)
+					written.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			})
 			port := freePort(t)
 			cfg := writeConf(t, t.TempDir(), port, fmt.Sprintf("stream_routes: [{id: f, upstream: {nodes: {%q: 1}}}]\n", up), "stream: {splice: "+mode+"}\n")
 			p := start(t, cfg, port)
