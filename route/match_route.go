@@ -220,13 +220,11 @@ func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 		start := len(b)
 		starts = append(starts, start)
 		b = append(b, u...)
-		var flags entryFlags
 		for k := range p.parts {
 			if pt := &p.parts[k]; pt.kind == partCatchAll && pt.n == 0 {
 				// the name is not in the uri: entry.partText finds it here
 				pt.off, pt.n = uint16(len(b)-start), uint16(len(":ext"))
 				b = append(b, ":ext"...)
-				flags |= efExt
 			}
 		}
 		b = pad(b, 2)
@@ -234,7 +232,7 @@ func compileInto(s *Spec, r *Route, entries []entry, ca *compileArena) error {
 		b = append(b, make([]byte, partBytes*len(p.parts))...)
 		copy(unsafe.Slice((*part)(unsafe.Pointer(unsafe.SliceData(b[at:]))), len(p.parts)), p.parts)
 		e := entry{route: r, prio: r.Priority, keyLen: p.keyLen, rawLen: uint16(len(u)),
-			uriIdx: uint16(len(r.entries)), nparts: uint16(len(p.parts)), flags: flags}
+			uriIdx: uint16(len(r.entries)), nparts: uint16(len(p.parts)), partsPad: uint8(at - start - len(u))}
 		if p.exact {
 			e.flags |= efExact
 		}

@@ -15,10 +15,10 @@ import (
 // entry and one run of bytes per candidate, not a Route, host and
 // expression objects and strings allocated apart, each a cache miss.
 type entry struct {
-	// blob starts with this uri's text (rawLen bytes), then its parts
-	// (nparts of partBytes each, 2-aligned: partsAt); the route's
-	// predicate program starts
-	// at predOff (0: none). The Route's other entries share the blob.
+	// blob starts with this uri's text (rawLen bytes), then, partsPad
+	// bytes after it, its parts (nparts of partBytes each, 2-aligned);
+	// the route's predicate program starts at predOff (0: none). The
+	// Route's other entries share the blob.
 	blob    []byte
 	route   *Route
 	prio    int
@@ -30,6 +30,9 @@ type entry struct {
 	methods uint16 // the route's methods as a bitmask, 0 for any
 	nparts  uint16
 	flags   entryFlags
+	// partsPad is how far past the uri's text its parts start: the
+	// anonymous catch-all's name and the padding to 2-alignment
+	partsPad uint8
 }
 
 type entryFlags uint8
@@ -45,9 +48,6 @@ const (
 	// the route has no predicate at all, the common case that Lookup
 	// accepts without checking
 	efPlain
-	// ":ext", the name of an anonymous catch-all, follows the uri's text
-	// in the blob, before the parts
-	efExt
 )
 
 func (e *entry) raw() string   { return bytesView(e.blob[:e.rawLen]) }
@@ -66,21 +66,13 @@ func (e *entry) parts() []part {
 	if e.nparts == 0 {
 		return nil
 	}
-	o := int(e.rawLen)
-	if e.flags&efExt != 0 {
-		o += len(":ext")
-	}
-	o = partsAt(o)
+	o := int(e.rawLen) + int(e.partsPad)
 	_ = e.blob[o+partBytes*int(e.nparts)-1]
 	return unsafe.Slice((*part)(unsafe.Pointer(&e.blob[o])), e.nparts)
 }
 
 // part returns part i of the uri.
 func (e *entry) part(i int) part { return e.parts()[i] }
-
-// partsAt is where a uri's parts start in its blob, after n bytes of
-// text.
-func partsAt(n int) int { return (n + 1) &^ 1 }
 
 // before reports whether a is tried before b, APISIX's order: an exact uri
 // first, then the longer literal key (the bytes before the first ':' or
@@ -110,14 +102,10 @@ func (a *entry) before(b *entry) bool {
 // parameter is a whole segment, the spans are forced and one
 // left-to-right pass finds them.
 func (e *entry) capture(path []byte, ps []Param) []Param {
-	if e.nparts == 0 {
-		return ps
-	}
 	// Read in place and unchecked, like a vars program: the blob is
-	// immutable and compileInto wrote these offsets; parts() checked the
-	// span of the parts once.
-	parts := unsafe.Pointer(unsafe.SliceData(e.parts()))
+	// immutable and compileInto wrote these offsets.
 	blob := unsafe.Pointer(unsafe.SliceData(e.blob))
+	parts := unsafe.Add(blob, uintptr(e.rawLen)+uintptr(e.partsPad))
 	i := 0
 	for k := uintptr(0); k < uintptr(e.nparts); k++ {
 		pt := (*part)(unsafe.Add(parts, k*uintptr(partBytes)))
