@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -39,14 +40,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// freePort finds a port for a sluice process to listen on. It is taken
+// below the kernel's ephemeral range (32768 up, the default
+// ip_local_port_range), as freePortPair's are: a port the kernel handed out
+// for :0 could be given again, to another test's outgoing connection,
+// before the sluice process binds it ("address already in use" in CI).
+// freePortPair uses 20000–30000; this uses 30002–32767.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		p := 30002 + rand.IntN(32768-30002)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 30002-32767")
+	return 0
 }
 
 func writeConf(t *testing.T, dir string, port int, routes string, extra string) string {
